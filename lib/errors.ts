@@ -1,0 +1,72 @@
+import createError from '@fastify/error'
+
+/**
+ * Every error the plugin raises has a stable `FST_MSM_*` code.
+ * The docs page "Errors" lists each one with its cause and its fix.
+ */
+
+/** An option key that the plugin does not know. */
+export const FST_MSM_OPTION_UNKNOWN = createError<'FST_MSM_OPTION_UNKNOWN', [string, string]>(
+  'FST_MSM_OPTION_UNKNOWN',
+  'Unknown option "%s". Known options: %s.'
+)
+
+/** An option with a value of the wrong type or range. */
+export const FST_MSM_OPTION_INVALID = createError<'FST_MSM_OPTION_INVALID', [string, string, string]>(
+  'FST_MSM_OPTION_INVALID',
+  'Option "%s" must be %s; got %s.'
+)
+
+/** The `nodes` option cannot be parsed. */
+export const FST_MSM_NODES_INVALID = createError<'FST_MSM_NODES_INVALID', [string]>(
+  'FST_MSM_NODES_INVALID',
+  'Option "nodes" is invalid: %s. Use "n1:127.0.0.1:11211 n2:127.0.0.1:11212" or [{ id, host, port }].'
+)
+
+/** Two nodes share one id. */
+export const FST_MSM_NODE_DUPLICATE = createError<'FST_MSM_NODE_DUPLICATE', [string]>(
+  'FST_MSM_NODE_DUPLICATE',
+  'Option "nodes" names node id "%s" more than once. Give every node a unique id.'
+)
+
+/** A session attribute holds a value the attribute type cannot store faithfully. */
+export const FST_MSM_VALUE_UNSUPPORTED = createError<'FST_MSM_VALUE_UNSUPPORTED', [string, string]>(
+  'FST_MSM_VALUE_UNSUPPORTED',
+  'Session attribute "%s" cannot be stored: %s. Store JSON-like values only (null, boolean, finite or non-finite number, string, array, plain object).',
+  500
+)
+
+/** The serialized session is larger than `maxSessionSize`; nothing was written. */
+export const FST_MSM_SESSION_TOO_LARGE = createError<'FST_MSM_SESSION_TOO_LARGE', [number, number]>(
+  'FST_MSM_SESSION_TOO_LARGE',
+  'The session needs %d bytes, above maxSessionSize (%d bytes). It was not saved and the stored copy is unchanged. Keep less in the session or raise maxSessionSize.',
+  500
+)
+
+/** `request.session` was used on a request that the plugin ignores. */
+export const FST_MSM_SESSION_DISABLED = createError<'FST_MSM_SESSION_DISABLED', [string]>(
+  'FST_MSM_SESSION_DISABLED',
+  'This request has no session (%s). Remove the route from the "ignore" option or its config.session=false to use sessions here.',
+  500
+)
+
+/** A memcached operation did not answer within `operationTimeout`. */
+export const FST_MSM_OPERATION_TIMEOUT = createError<'FST_MSM_OPERATION_TIMEOUT', [string, string, number]>(
+  'FST_MSM_OPERATION_TIMEOUT',
+  'memcached node %s did not answer "%s" within %d ms.',
+  503
+)
+
+/** A memcached node answered with an error, or refused to store a value. */
+export const FST_MSM_NODE_ERROR = createError<'FST_MSM_NODE_ERROR', [string, string, string]>(
+  'FST_MSM_NODE_ERROR',
+  'memcached node %s failed "%s": %s',
+  503
+)
+
+/** The memcached client was closed (app.close() ran). */
+export const FST_MSM_CLIENT_CLOSED = createError<'FST_MSM_CLIENT_CLOSED', [string]>(
+  'FST_MSM_CLIENT_CLOSED',
+  'memcached node %s is closed: the app is shutting down.',
+  503
+)

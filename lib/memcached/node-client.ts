@@ -1,0 +1,152 @@
+import Memcached from 'memcached'
+import type { NodeSpec } from '../types.js'
+import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'
+
+/** Last line of defence: only keys of this alphabet and length ever reach the client. */
+const SAFE_KEY = /^[A-Za-z0-9_.:-]{1,250}$/
+
+/** Counts of what one node was asked to do, for app.msm.stats(). */
+export interface NodeOperationCounts {
+  get: number
+  set: number
+  add: number
+  touch: number
+  delete: number
+  errors: number
+  timeouts: number
+}
+
+type Operation = keyof Omit<NodeOperationCounts, 'errors' | 'timeouts'>
+
+/**
+ * `memcached` client options chosen around its measured traps
+ * (shared/reference/memcached-client.md):
+ * - a single server per client, so its hashing, failover and `remove` never act;
+ * - pool pulls are retried briefly, so a cold burst never fails with
+ *   "connection pool is full";
+ * - `failures` is never exhausted, so the client never spawns `ping`;
+ * - `retry: 0` keeps the client from refusing a node on its own: our timeouts
+ *   and health tracking decide;
+ * - `failuresTimeout` is short because its timer is not unref'd and would hold
+ *   the process open after `end()`.
+ */
+export function clientOptions (operationTimeout: number): Memcached.options {
+  // @types/memcached omits the pool-pull retry tuning and failuresTimeout
+  const options: Memcached.options & { minTimeout: number, maxTimeout: number, factor: number, randomize: boolean, failuresTimeout: number } = {
+    poolSize: 16,
+    retries: 2,
+    minTimeout: 10,
+    maxTimeout: 10,
+    factor: 1,
+    randomize: false,
+    timeout: operationTimeout,
+    retry: 0,
+    failures: Number.MAX_SAFE_INTEGER,
+    failuresTimeout: 500,
+    reconnect: 1000,
+    remove: false,
+    idle: 30_000,
+    keyCompression: false
+  }
+  return options
+}
+
+/**
+ * One memcached node. Every operation settles exactly once: with the server's
+ * answer, or with FST_MSM_OPERATION_TIMEOUT after `operationTimeout` ms,
+ * because the client never calls back for requests to a dead or hung server.
+ */
+export class NodeClient {
+  readonly id: string
+  readonly address: string
+  readonly counts: NodeOperationCounts = { get: 0, set: 0, add: 0, touch: 0, delete: 0, errors: 0, timeouts: 0 }
+  readonly #client: Memcached
+  readonly #timeout: number
+  #closed = false
+
+  constructor (spec: NodeSpec, operationTimeout: number) {
+    this.id = spec.id
+    this.address = `${spec.host}:${spec.port}`
+    this.#timeout = operationTimeout
+    this.#client = new Memcached(this.address, clientOptions(operationTimeout))
+  }
+
+  /** Resolves with the stored value, or undefined on a miss. */
+  get (key: string): Promise<unknown> {
+    return this.#run('get', key, (done) => this.#client.get(key, done))
+  }
+
+  /** Stores `value`; rejects when the server does not confirm. */
+  async set (key: string, value: string, lifetime: number): Promise<void> {
+    const stored = await this.#run('set', key, (done) => this.#client.set(key, value, lifetime, done))
+    if (stored !== true) throw new FST_MSM_NODE_ERROR(this.id, 'set', 'the server did not store the value')
+  }
+
+  /** Resolves false when the key already exists. */
+  add (key: string, value: string, lifetime: number): Promise<boolean> {
+    return this.#run('add', key, (done) => this.#client.add(key, value, lifetime, (error: unknown, result: unknown) => {
+      if (isNotStored(error)) done(undefined, false)
+      else done(error, result)
+    })).then((added) => added === true)
+  }
+
+  /** Resolves false when the key does not exist. */
+  touch (key: string, lifetime: number): Promise<boolean> {
+    return this.#run('touch', key, (done) => this.#client.touch(key, lifetime, done as (error: unknown) => void))
+      .then((touched) => touched === true)
+  }
+
+  /** Resolves false when the key did not exist. */
+  delete (key: string): Promise<boolean> {
+    return this.#run('delete', key, (done) => this.#client.del(key, done)).then((deleted) => deleted === true)
+  }
+
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#client.end()
+  }
+
+  #run (operation: Operation, key: string, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
+    if (!SAFE_KEY.test(key)) return Promise.reject(new TypeError('fastify-msm refused an unsafe memcached key'))
+    if (this.#closed) return Promise.reject(new FST_MSM_CLIENT_CLOSED(this.id))
+    this.counts[operation]++
+    return new Promise((resolve, reject) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        this.counts.timeouts++
+        reject(new FST_MSM_OPERATION_TIMEOUT(this.id, operation, this.#timeout))
+      }, this.#timeout)
+      try {
+        invoke((error, result) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          if (error) {
+            this.counts.errors++
+            reject(new FST_MSM_NODE_ERROR(this.id, operation, describeError(error)))
+          } else {
+            resolve(result)
+          }
+        })
+      } catch (error) {
+        settled = true
+        clearTimeout(timer)
+        this.counts.errors++
+        reject(new FST_MSM_NODE_ERROR(this.id, operation, describeError(error)))
+      }
+    })
+  }
+}
+
+function isNotStored (error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { notStored?: unknown }).notStored === true
+}
+
+function describeError (error: unknown): string {
+  if (error instanceof Error) return error.message
+  if (typeof error === 'string') return error
+  return 'unknown error'
+}

@@ -1,0 +1,212 @@
+import type { MsmCookieOptions, NodeSpec } from './types.js'
+import {
+  FST_MSM_NODE_DUPLICATE,
+  FST_MSM_NODES_INVALID,
+  FST_MSM_OPTION_INVALID,
+  FST_MSM_OPTION_UNKNOWN
+} from './errors.js'
+
+/** The validated, normalised options that the rest of the plugin reads. */
+export interface MsmConfig {
+  nodes: NodeSpec[]
+  cookieName: string
+  cookie: Required<Pick<MsmCookieOptions, 'path' | 'httpOnly' | 'secure' | 'sameSite'>> &
+  Pick<MsmCookieOptions, 'domain' | 'maxAge'>
+  maxInactiveInterval: number
+  touchInterval: number
+  prefix: string
+  operationTimeout: number
+  ignore: RegExp | null
+  maxSessionSize: number
+}
+
+/** Defaults of every optional option; docs/options.md is checked against this table. */
+export const DEFAULTS = Object.freeze({
+  cookieName: 'sessionId',
+  cookie: Object.freeze({ path: '/', httpOnly: true, secure: 'auto', sameSite: 'lax' } as const),
+  maxInactiveInterval: 1800,
+  touchInterval: 'min(60, maxInactiveInterval / 2)',
+  prefix: '',
+  operationTimeout: 1000,
+  ignore: null,
+  maxSessionSize: 256 * 1024
+})
+
+const OPTION_KEYS = [
+  'nodes', 'cookieName', 'cookie', 'maxInactiveInterval', 'touchInterval',
+  'prefix', 'operationTimeout', 'ignore', 'maxSessionSize'
+] as const
+const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
+
+/** memcached's item limit is 1 MiB including the key and item header. */
+export const MAX_STORABLE_SIZE = 1_000_000
+const MAX_NODES = 64
+const NODE_ID = /^\w{1,32}$/
+const HOST = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/
+const PREFIX = /^[A-Za-z0-9_.:-]{0,64}$/
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/
+const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
+const COOKIE_DOMAIN = /^\.?[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/
+
+/** Validates `options` once, at registration, and returns the normalised config. */
+export function normalizeOptions (options: unknown): MsmConfig {
+  if (!isPlainObject(options)) {
+    throw new FST_MSM_OPTION_INVALID('options', 'an object with at least "nodes"', describe(options))
+  }
+  rejectUnknownKeys(options, OPTION_KEYS, '')
+
+  const maxInactiveInterval = positiveInteger(options, 'maxInactiveInterval', DEFAULTS.maxInactiveInterval)
+  const config: MsmConfig = {
+    nodes: parseNodes(options.nodes),
+    cookieName: matching(options, 'cookieName', COOKIE_NAME, 'a cookie name token (letters, digits, !#$%&\'*+-.^_`|~)', DEFAULTS.cookieName),
+    cookie: normalizeCookie(options.cookie),
+    maxInactiveInterval,
+    touchInterval: positiveInteger(options, 'touchInterval', defaultTouchInterval(maxInactiveInterval)),
+    prefix: matching(options, 'prefix', PREFIX, 'at most 64 characters from [A-Za-z0-9_.:-]', DEFAULTS.prefix),
+    operationTimeout: positiveInteger(options, 'operationTimeout', DEFAULTS.operationTimeout),
+    ignore: optionalRegExp(options, 'ignore'),
+    maxSessionSize: positiveInteger(options, 'maxSessionSize', DEFAULTS.maxSessionSize)
+  }
+  if (config.touchInterval >= config.maxInactiveInterval && config.maxInactiveInterval > 1) {
+    throw new FST_MSM_OPTION_INVALID('touchInterval', `smaller than maxInactiveInterval (${config.maxInactiveInterval})`, String(config.touchInterval))
+  }
+  if (config.maxSessionSize > MAX_STORABLE_SIZE) {
+    throw new FST_MSM_OPTION_INVALID('maxSessionSize', `at most ${MAX_STORABLE_SIZE} (memcached stores items up to 1 MiB)`, String(config.maxSessionSize))
+  }
+  return config
+}
+
+function defaultTouchInterval (maxInactiveInterval: number): number {
+  return Math.max(1, Math.min(60, Math.floor(maxInactiveInterval / 2)))
+}
+
+/** Parses `'n1:host:port n2:host:port'` or a list of `{ id, host, port }`. */
+export function parseNodes (value: unknown): NodeSpec[] {
+  let nodes: NodeSpec[]
+  if (typeof value === 'string') {
+    const tokens = value.trim().split(/\s+/).filter(Boolean)
+    nodes = tokens.map(parseNodeToken)
+  } else if (Array.isArray(value)) {
+    nodes = value.map(checkNodeObject)
+  } else {
+    throw new FST_MSM_NODES_INVALID(`expected a string or an array, got ${describe(value)}`)
+  }
+  if (nodes.length === 0) throw new FST_MSM_NODES_INVALID('no node given')
+  if (nodes.length > MAX_NODES) throw new FST_MSM_NODES_INVALID(`more than ${MAX_NODES} nodes`)
+  const seen = new Set<string>()
+  for (const node of nodes) {
+    if (seen.has(node.id)) throw new FST_MSM_NODE_DUPLICATE(node.id)
+    seen.add(node.id)
+  }
+  return nodes
+}
+
+function parseNodeToken (token: string): NodeSpec {
+  const parts = token.split(':')
+  if (parts.length !== 3) {
+    throw new FST_MSM_NODES_INVALID(`"${clip(token)}" is not of the form id:host:port`)
+  }
+  return checkNodeObject({ id: parts[0], host: parts[1], port: Number(parts[2]) })
+}
+
+function checkNodeObject (node: unknown): NodeSpec {
+  if (!isPlainObject(node)) throw new FST_MSM_NODES_INVALID(`a node must be { id, host, port }, got ${describe(node)}`)
+  rejectUnknownKeys(node, ['id', 'host', 'port'], 'nodes[].')
+  const { id, host, port } = node
+  if (typeof id !== 'string' || !NODE_ID.test(id)) {
+    throw new FST_MSM_NODES_INVALID(`node id ${describe(id)} must be 1 to 32 characters from [A-Za-z0-9_]`)
+  }
+  if (typeof host !== 'string' || !HOST.test(host)) {
+    throw new FST_MSM_NODES_INVALID(`node "${id}" has host ${describe(host)}; use a hostname or IPv4 address`)
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new FST_MSM_NODES_INVALID(`node "${id}" has port ${describe(port)}; use an integer from 1 to 65535`)
+  }
+  return { id, host, port }
+}
+
+function normalizeCookie (value: unknown): MsmConfig['cookie'] {
+  if (value === undefined) return { ...DEFAULTS.cookie }
+  if (!isPlainObject(value)) throw new FST_MSM_OPTION_INVALID('cookie', 'an object', describe(value))
+  rejectUnknownKeys(value, COOKIE_KEYS, 'cookie.')
+  const cookie: MsmConfig['cookie'] = {
+    path: matching(value, 'path', COOKIE_PATH, 'a path starting with "/"', DEFAULTS.cookie.path, 'cookie.'),
+    httpOnly: boolean(value, 'httpOnly', DEFAULTS.cookie.httpOnly, 'cookie.'),
+    secure: oneOf(value, 'secure', [true, false, 'auto'], DEFAULTS.cookie.secure, 'cookie.'),
+    sameSite: oneOf(value, 'sameSite', ['lax', 'strict', 'none'], DEFAULTS.cookie.sameSite, 'cookie.')
+  }
+  if (value.domain !== undefined) cookie.domain = matching(value, 'domain', COOKIE_DOMAIN, 'a domain name', '', 'cookie.')
+  if (value.maxAge !== undefined) cookie.maxAge = positiveInteger(value, 'maxAge', 0, 'cookie.')
+  if (cookie.sameSite === 'none' && cookie.secure === false) {
+    throw new FST_MSM_OPTION_INVALID('cookie.secure', 'true or "auto" when cookie.sameSite is "none" (browsers drop such cookies)', 'false')
+  }
+  return cookie
+}
+
+function rejectUnknownKeys (object: Record<string, unknown>, known: readonly string[], path: string): void {
+  for (const key of Object.keys(object)) {
+    if (!known.includes(key)) throw new FST_MSM_OPTION_UNKNOWN(path + key, known.join(', '))
+  }
+}
+
+function positiveInteger (object: Record<string, unknown>, key: string, fallback: number, path = ''): number {
+  const value = object[key]
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new FST_MSM_OPTION_INVALID(path + key, 'a positive integer', describe(value))
+  }
+  return value
+}
+
+function matching (object: Record<string, unknown>, key: string, pattern: RegExp, expected: string, fallback: string, path = ''): string {
+  const value = object[key]
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new FST_MSM_OPTION_INVALID(path + key, expected, describe(value))
+  }
+  return value
+}
+
+function boolean (object: Record<string, unknown>, key: string, fallback: boolean, path = ''): boolean {
+  const value = object[key]
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new FST_MSM_OPTION_INVALID(path + key, 'true or false', describe(value))
+  return value
+}
+
+function oneOf<T> (object: Record<string, unknown>, key: string, allowed: readonly T[], fallback: T, path = ''): T {
+  const value = object[key]
+  if (value === undefined) return fallback
+  if (!allowed.includes(value as T)) {
+    throw new FST_MSM_OPTION_INVALID(path + key, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, describe(value))
+  }
+  return value as T
+}
+
+function optionalRegExp (object: Record<string, unknown>, key: string): RegExp | null {
+  const value = object[key]
+  if (value === undefined || value === null) return null
+  if (!(value instanceof RegExp)) throw new FST_MSM_OPTION_INVALID(key, 'a RegExp or null', describe(value))
+  if (value.global || value.sticky) {
+    throw new FST_MSM_OPTION_INVALID(key, 'a RegExp without the g or y flag (they make test() stateful)', String(value))
+  }
+  return value
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function describe (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(clip(value))
+  if (value === null || value === undefined) return String(value)
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return 'an object'
+  return `${typeof value} ${clip(String(value))}`
+}
+
+function clip (text: string): string {
+  return text.length > 60 ? text.slice(0, 57) + '...' : text
+}

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto'
+
+/**
+ * A session id is `<random>-<nodeId>`: 32 lowercase hex characters (128 bits
+ * from the CSPRNG), a dash, and the id of the session's primary memcached node.
+ * Hex cannot contain the `-` separator, and the whole id matches a fixed safe
+ * alphabet, so it can be used in memcached keys once parsed.
+ */
+const RANDOM_BYTES = 16
+const ID_PATTERN = /^([0-9a-f]{32})-(\w{1,32})$/
+/** Longest id this module ever issues; anything longer is rejected unparsed. */
+export const MAX_SESSION_ID_LENGTH = 32 + 1 + 32
+
+export interface ParsedSessionId {
+  id: string
+  random: string
+  nodeId: string
+}
+
+export function generateRandomPart (): string {
+  return randomBytes(RANDOM_BYTES).toString('hex')
+}
+
+export function formatSessionId (random: string, nodeId: string): string {
+  return `${random}-${nodeId}`
+}
+
+/**
+ * Parses an untrusted value strictly. Returns null for anything that is not an
+ * id this plugin could have issued for one of `knownNodeIds`.
+ */
+export function parseSessionId (value: unknown, knownNodeIds: ReadonlySet<string>): ParsedSessionId | null {
+  if (typeof value !== 'string' || value.length > MAX_SESSION_ID_LENGTH) return null
+  const match = ID_PATTERN.exec(value)
+  if (match === null) return null
+  const nodeId = match[2] as string
+  if (!knownNodeIds.has(nodeId)) return null
+  return { id: value, random: match[1] as string, nodeId }
+}

@@ -1,0 +1,281 @@
+import type {} from '@fastify/cookie'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { MsmConfig } from '../options.js'
+import type { MsmCounters } from '../stats.js'
+import type { SessionStore } from '../store/session-store.js'
+import type { DecodedSession } from '../serialization/session-codec.js'
+import { FST_MSM_SESSION_TOO_LARGE } from '../errors.js'
+import { assertStorable } from '../serialization/attribute-value.js'
+import { BoundedLru } from '../util/lru.js'
+import { createIdHasher } from './log-id.js'
+import { formatSessionId, generateRandomPart, MAX_SESSION_ID_LENGTH, parseSessionId, type ParsedSessionId } from './session-id.js'
+import { createState, disabledSession, kState, Session, type SessionHost, type SessionState } from './session.js'
+
+/** A signed cookie is the id, a dot and an HMAC; nothing longer is worth checking. */
+const MAX_COOKIE_LENGTH = MAX_SESSION_ID_LENGTH + 1 + 128
+/** Sessions whose last touch this process remembers, to touch each at most once per touchInterval. */
+const TOUCH_MEMORY = 10_000
+
+interface CookieRead {
+  parsed: ParsedSessionId | null
+  present: boolean
+  /** Signed with an older secret of @fastify/cookie's rotation list. */
+  renew: boolean
+}
+
+const NO_COOKIE: CookieRead = { parsed: null, present: false, renew: false }
+
+/**
+ * The request flow: load a session before the handler, write it back (or
+ * touch it) before the response is sent. See docs/how-it-works.md.
+ */
+export class SessionManager implements SessionHost {
+  readonly #config: MsmConfig
+  readonly #store: SessionStore
+  readonly #counters: MsmCounters
+  readonly #signing: boolean
+  readonly #log: FastifyBaseLogger
+  readonly #hashId = createIdHasher()
+  readonly #lastTouch = new BoundedLru<string, number>(TOUCH_MEMORY)
+  readonly #ignoredByOption = disabledSession('the request matches the "ignore" option')
+  readonly #ignoredByRoute = disabledSession('the route has config.session = false')
+
+  constructor (config: MsmConfig, store: SessionStore, counters: MsmCounters, signing: boolean, log: FastifyBaseLogger) {
+    this.#config = config
+    this.#store = store
+    this.#counters = counters
+    this.#signing = signing
+    this.#log = log
+  }
+
+  newId (): { id: string, nodeId: string } {
+    const node = this.#store.ring.pickPrimary()
+    return { id: formatSessionId(generateRandomPart(), node.id), nodeId: node.id }
+  }
+
+  async remove (id: string, nodeId: string): Promise<void> {
+    this.#lastTouch.delete(id)
+    try {
+      await this.#store.delete(id, nodeId)
+      this.#counters.deleted++
+    } catch (error) {
+      this.#counters.deleteFailures++
+      this.#log.error({ session: this.#hashId(id), err: error }, 'fastify-msm: could not delete a session')
+    }
+  }
+
+  /** onRequest hook. */
+  onRequest = async (request: FastifyRequest): Promise<void> => {
+    const ignored = this.#ignoredSession(request)
+    if (ignored !== null) {
+      this.#counters.requestsIgnored++
+      request.session = ignored
+      return
+    }
+    request.session = await this.#load(request)
+  }
+
+  /** onSend hook: writes or touches the session before the response leaves. */
+  onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    const session = request.session
+    if (!(session instanceof Session)) return payload
+    const state = session[kState]
+    if (state.finished) return payload
+    state.finished = true
+    await this.#finish(state, request, reply)
+    return payload
+  }
+
+  #ignoredSession (request: FastifyRequest): Session | null {
+    if (request.routeOptions.config.session === false) return this.#ignoredByRoute
+    const ignore = this.#config.ignore
+    if (ignore !== null && ignore.test(`${request.method} ${request.url}`)) return this.#ignoredByOption
+    return null
+  }
+
+  #readCookie (request: FastifyRequest): CookieRead {
+    const raw = request.cookies[this.#config.cookieName]
+    if (raw === undefined) return NO_COOKIE
+    let value: string | null = raw
+    let renew = false
+    if (raw.length > MAX_COOKIE_LENGTH) {
+      value = null
+    } else if (this.#signing) {
+      const unsigned = request.unsignCookie(raw)
+      value = unsigned.valid ? unsigned.value : null
+      renew = unsigned.renew
+    }
+    const parsed = parseSessionId(value, this.#store.ring.ids)
+    if (parsed === null) this.#counters.invalidCookies++
+    return { parsed, present: true, renew }
+  }
+
+  async #load (request: FastifyRequest): Promise<Session> {
+    const now = Date.now()
+    const state = createState(this, now)
+    const cookie = this.#readCookie(request)
+    state.cookieSent = cookie.present
+    if (cookie.parsed === null) {
+      this.#counters.requestsWithoutSession++
+      return new Session(state)
+    }
+    const { id, nodeId } = cookie.parsed
+    const result = await this.#store.load(id, nodeId)
+    switch (result.status) {
+      case 'found':
+        if (this.#isPastIdleLimit(result.session, now)) {
+          this.#counters.expired++
+          await this.remove(id, nodeId)
+          break
+        }
+        this.#adopt(state, result.session, nodeId)
+        state.sendCookie = cookie.renew
+        this.#counters.loaded++
+        if (result.fromBackup) this.#counters.loadedFromBackup++
+        this.#counters.requestsWithSession++
+        return new Session(state)
+      case 'corrupt':
+        this.#counters.deserializationFailures++
+        request.log.warn({ session: this.#hashId(id), reason: result.reason }, 'fastify-msm: stored session is unreadable; starting a new one')
+        break
+      case 'unavailable':
+        this.#counters.loadFailures++
+        request.log.error({ session: this.#hashId(id), err: result.error }, 'fastify-msm: could not load the session; it will not be overwritten by this request')
+        state.id = id
+        state.nodeId = nodeId
+        state.isNew = false
+        state.unavailable = true
+        break
+    }
+    this.#counters.requestsWithoutSession++
+    return new Session(state)
+  }
+
+  /**
+   * memcached's TTL is the idle clock (every write and touch resets it). The
+   * stored lastAccessedAt is refreshed at least once per idle interval while a
+   * session is used, so a value older than two intervals outlived its TTL.
+   */
+  #isPastIdleLimit (session: DecodedSession, now: number): boolean {
+    return now - session.meta.lastAccessedAt > 2 * this.#config.maxInactiveInterval * 1000
+  }
+
+  #adopt (state: SessionState, session: DecodedSession, nodeId: string): void {
+    state.id = session.meta.id
+    state.nodeId = nodeId
+    state.isNew = false
+    state.attributes = session.attributes
+    state.createdAt = session.meta.createdAt
+    state.lastAccessedAt = session.meta.lastAccessedAt
+    state.loadedBytes = session.attributesBytes
+  }
+
+  async #finish (state: SessionState, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (state.id === null) {
+      if (state.destroyed && state.cookieSent) this.#clearCookie(reply)
+      return
+    }
+    if (state.unavailable) {
+      if (state.mayHaveChanged) {
+        this.#counters.saveFailures++
+        request.log.warn({ session: this.#hashId(state.id) }, 'fastify-msm: changes not saved because the session could not be loaded')
+      }
+      return
+    }
+    const bytes = this.#changedAttributes(state)
+    let extended: boolean
+    if (bytes !== null) {
+      extended = await this.#write(state, bytes, request)
+    } else {
+      this.#counters.skippedUnchanged++
+      extended = await this.#extendLifetime(state, request)
+    }
+    // A cookie with a maxAge rolls with the session's lifetime in memcached
+    if (extended && this.#config.cookie.maxAge !== undefined) state.sendCookie = true
+    if (state.sendCookie) this.#setCookie(reply, state.id)
+  }
+
+  /** The attributes' Avro bytes when they must be written, else null. */
+  #changedAttributes (state: SessionState): Buffer | null {
+    if (!state.forceWrite && !state.mayHaveChanged) return null
+    for (const key of Object.keys(state.attributes)) assertStorable(key, state.attributes[key])
+    const bytes = this.#store.codec.encodeAttributes(state.attributes)
+    if (!state.forceWrite && state.loadedBytes !== null && bytes.equals(state.loadedBytes)) return null
+    return bytes
+  }
+
+  async #write (state: SessionState, attributesBytes: Buffer, request: FastifyRequest): Promise<boolean> {
+    const id = state.id as string
+    const now = Date.now()
+    const value = this.#store.codec.encodeValue({
+      id,
+      createdAt: state.createdAt,
+      lastAccessedAt: now,
+      maxInactiveInterval: this.#config.maxInactiveInterval
+    }, attributesBytes)
+    if (value.length > this.#config.maxSessionSize) {
+      this.#counters.oversized++
+      state.sendCookie = false
+      throw new FST_MSM_SESSION_TOO_LARGE(value.length, this.#config.maxSessionSize)
+    }
+    try {
+      await this.#store.save(id, state.nodeId as string, value, this.#config.maxInactiveInterval)
+    } catch (error) {
+      this.#counters.saveFailures++
+      state.sendCookie = false
+      request.log.error({ session: this.#hashId(id), err: error }, 'fastify-msm: could not save the session')
+      return false
+    }
+    this.#counters.saved++
+    if (state.isNew) this.#counters.created++
+    if (state.forceWrite && !state.isNew) this.#counters.regenerated++
+    this.#lastTouch.delete(id)
+    state.lastAccessedAt = now
+    return true
+  }
+
+  /**
+   * An unchanged session is touched at most once per touchInterval per process;
+   * when its stored lastAccessedAt is a whole idle interval old, it is
+   * rewritten instead, which keeps #isPastIdleLimit true for live sessions only.
+   */
+  async #extendLifetime (state: SessionState, request: FastifyRequest): Promise<boolean> {
+    const id = state.id as string
+    const now = Date.now()
+    const lastExtension = Math.max(state.lastAccessedAt, this.#lastTouch.get(id) ?? 0)
+    const due = now - lastExtension >= this.#config.touchInterval * 1000
+    if (!due && !state.forceTouch) return false
+    if (now - state.lastAccessedAt >= this.#config.maxInactiveInterval * 1000) {
+      const refreshed = await this.#write(state, state.loadedBytes as Buffer, request)
+      if (refreshed) this.#counters.refreshed++
+      return refreshed
+    }
+    try {
+      await this.#store.touch(id, state.nodeId as string, this.#config.maxInactiveInterval)
+      this.#counters.touched++
+      this.#lastTouch.set(id, now)
+      return true
+    } catch (error) {
+      this.#counters.touchFailures++
+      request.log.warn({ session: this.#hashId(id), err: error }, 'fastify-msm: could not extend the session lifetime')
+      return false
+    }
+  }
+
+  #setCookie (reply: FastifyReply, id: string): void {
+    const { cookie } = this.#config
+    reply.setCookie(this.#config.cookieName, id, {
+      path: cookie.path,
+      domain: cookie.domain,
+      httpOnly: cookie.httpOnly,
+      secure: cookie.secure,
+      sameSite: cookie.sameSite,
+      maxAge: cookie.maxAge,
+      signed: this.#signing
+    })
+  }
+
+  #clearCookie (reply: FastifyReply): void {
+    reply.clearCookie(this.#config.cookieName, { path: this.#config.cookie.path, domain: this.#config.cookie.domain })
+  }
+}

@@ -1,0 +1,175 @@
+import type { SessionKey, SessionValueOf } from '../types.js'
+import type { Attributes } from '../serialization/session-codec.js'
+import { assertStorable } from '../serialization/attribute-value.js'
+import { FST_MSM_SESSION_DISABLED } from '../errors.js'
+
+/** Internal state of a session, reachable by the plugin through a Symbol only. */
+export const kState = Symbol('fastify-msm.session.state')
+
+/** What the plugin needs from its surroundings to give a session an id or remove it. */
+export interface SessionHost {
+  /** A fresh id on a randomly chosen available node. */
+  newId (): { id: string, nodeId: string }
+  /** Deletes the stored copies of `id`. Never rejects. */
+  remove (id: string, nodeId: string): Promise<void>
+}
+
+export interface SessionState {
+  host: SessionHost
+  /** null until the session is first written to. */
+  id: string | null
+  nodeId: string | null
+  isNew: boolean
+  attributes: Attributes
+  createdAt: number
+  lastAccessedAt: number
+  /** Avro bytes of the attributes as loaded or last written. */
+  loadedBytes: Buffer | null
+  /** set/delete ran, or get() handed out an object that may be mutated in place. */
+  mayHaveChanged: boolean
+  /** Written even if the attributes did not change: new id, regenerate. */
+  forceWrite: boolean
+  forceTouch: boolean
+  /** The id came in a cookie; the cookie must be cleared when the session is destroyed. */
+  cookieSent: boolean
+  /** The cookie must be sent again (new id, or signed with an old secret). */
+  sendCookie: boolean
+  destroyed: boolean
+  /** The stored session could not be read (node errors): never overwrite it. */
+  unavailable: boolean
+  /** finish() ran; onSend may run twice when it reports an error. */
+  finished: boolean
+}
+
+export function createState (host: SessionHost, now: number): SessionState {
+  return {
+    host,
+    id: null,
+    nodeId: null,
+    isNew: true,
+    attributes: Object.create(null) as Attributes,
+    createdAt: now,
+    lastAccessedAt: now,
+    loadedBytes: null,
+    mayHaveChanged: false,
+    forceWrite: false,
+    forceTouch: false,
+    cookieSent: false,
+    sendCookie: false,
+    destroyed: false,
+    unavailable: false,
+    finished: false
+  }
+}
+
+/** `request.session`. Attribute types come from the SessionData interface. */
+export class Session {
+  readonly [kState]: SessionState
+
+  constructor (state: SessionState) {
+    this[kState] = state
+  }
+
+  /** The session id, or null while a new session holds nothing yet. */
+  get id (): string | null {
+    return this[kState].id
+  }
+
+  /** True when no stored session was loaded for this request. */
+  get isNew (): boolean {
+    return this[kState].isNew
+  }
+
+  /** When the session was created, in ms since the epoch. */
+  get createdAt (): number {
+    return this[kState].createdAt
+  }
+
+  get<K extends SessionKey> (key: K): SessionValueOf<K> | undefined {
+    const state = this[kState]
+    if (!Object.hasOwn(state.attributes, key)) return undefined
+    const value = state.attributes[key]
+    if (typeof value === 'object' && value !== null) state.mayHaveChanged = true
+    return value as SessionValueOf<K>
+  }
+
+  /**
+   * Stores `value` under `key`. Throws FST_MSM_VALUE_UNSUPPORTED, naming the
+   * path, for a value that would not come back unchanged. `undefined` deletes.
+   */
+  set<K extends SessionKey> (key: K, value: SessionValueOf<K> | undefined): this {
+    if (value === undefined) return this.delete(key)
+    assertStorable(key, value)
+    const state = this[kState]
+    state.attributes[key] = value as Attributes[string]
+    state.mayHaveChanged = true
+    ensureId(state)
+    return this
+  }
+
+  delete (key: SessionKey): this {
+    const state = this[kState]
+    if (Object.hasOwn(state.attributes, key)) {
+      delete state.attributes[key]
+      state.mayHaveChanged = true
+    }
+    return this
+  }
+
+  /** Extends the session's lifetime in memcached now, even within touchInterval. */
+  touch (): this {
+    this[kState].forceTouch = true
+    return this
+  }
+
+  /**
+   * Moves the session to a new id, keeping its data, and deletes the old copies
+   * from both nodes. Call it at login, against session fixation.
+   */
+  async regenerate (): Promise<void> {
+    const state = this[kState]
+    const old = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
+    assignNewId(state)
+    state.mayHaveChanged = true
+    if (old !== null) await state.host.remove(old.id, old.nodeId)
+  }
+
+  /** Deletes the session from both nodes and expires its cookie. */
+  async destroy (): Promise<void> {
+    const state = this[kState]
+    const stored = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
+    state.attributes = Object.create(null) as Attributes
+    state.id = null
+    state.nodeId = null
+    state.isNew = true
+    state.loadedBytes = null
+    state.forceWrite = false
+    state.sendCookie = false
+    state.destroyed = true
+    state.unavailable = false
+    if (stored !== null) await state.host.remove(stored.id, stored.nodeId)
+  }
+}
+
+function ensureId (state: SessionState): void {
+  if (state.id === null) assignNewId(state)
+}
+
+function assignNewId (state: SessionState): void {
+  const { id, nodeId } = state.host.newId()
+  state.id = id
+  state.nodeId = nodeId
+  state.forceWrite = true
+  state.sendCookie = true
+  state.unavailable = false
+}
+
+const PUBLIC_MEMBERS = ['id', 'isNew', 'createdAt', 'get', 'set', 'delete', 'touch', 'regenerate', 'destroy'] as const
+
+/** Stands in for `request.session` on ignored requests, so that using it fails clearly. */
+export function disabledSession (reason: string): Session {
+  const fail = (): never => { throw new FST_MSM_SESSION_DISABLED(reason) }
+  const stand = {}
+  for (const member of PUBLIC_MEMBERS) Object.defineProperty(stand, member, { get: fail })
+  return Object.freeze(stand) as Session
+}

@@ -1,0 +1,78 @@
+import type { NodeOperationCounts } from './memcached/node-client.js'
+import type { NodeRing } from './cluster/node-ring.js'
+
+/** Counters of what the plugin did, since registration. docs/monitoring.md explains each. */
+export interface MsmCounters {
+  /** Requests that carried a valid id of a stored session, which was loaded. */
+  requestsWithSession: number
+  /** Requests that loaded no stored session (no cookie, an invalid one, or a miss). */
+  requestsWithoutSession: number
+  /** Requests skipped by `ignore` or `config.session = false`. */
+  requestsIgnored: number
+  /** Cookies that were not a valid session id or failed the signature check. */
+  invalidCookies: number
+  created: number
+  loaded: number
+  loadedFromBackup: number
+  /** Stored sessions found but past their idle limit on the server's own clock. */
+  expired: number
+  saved: number
+  skippedUnchanged: number
+  touched: number
+  /** Unchanged sessions rewritten to refresh their stored lastAccessedAt. */
+  refreshed: number
+  deleted: number
+  deleteFailures: number
+  regenerated: number
+  backupWrites: number
+  backupFailures: number
+  loadFailures: number
+  saveFailures: number
+  touchFailures: number
+  deserializationFailures: number
+  oversized: number
+}
+
+export interface NodeStats extends NodeOperationCounts {
+  id: string
+  address: string
+}
+
+export interface MsmStats extends MsmCounters {
+  nodes: NodeStats[]
+}
+
+export function createCounters (): MsmCounters {
+  return {
+    requestsWithSession: 0,
+    requestsWithoutSession: 0,
+    requestsIgnored: 0,
+    invalidCookies: 0,
+    created: 0,
+    loaded: 0,
+    loadedFromBackup: 0,
+    expired: 0,
+    saved: 0,
+    skippedUnchanged: 0,
+    touched: 0,
+    refreshed: 0,
+    deleted: 0,
+    deleteFailures: 0,
+    regenerated: 0,
+    backupWrites: 0,
+    backupFailures: 0,
+    loadFailures: 0,
+    saveFailures: 0,
+    touchFailures: 0,
+    deserializationFailures: 0,
+    oversized: 0
+  }
+}
+
+/** A plain, JSON-ready copy of the counters and of every node's operation counts. */
+export function snapshot (counters: MsmCounters, ring: NodeRing): MsmStats {
+  return {
+    ...counters,
+    nodes: ring.nodes.map((node) => ({ id: node.id, address: node.address, ...node.counts }))
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The attributes of a session. Extend it through declaration merging to type
+ * `session.get()` and `session.set()`:
+ *
+ * ```ts
+ * declare module 'fastify-msm' {
+ *   interface SessionData { user?: { id: string } }
+ * }
+ * ```
+ */
+export interface SessionData {}
+
+/** A JSON-like value that the generic attribute type stores faithfully. */
+export type SessionValue =
+  | null
+  | boolean
+  | number
+  | string
+  | SessionValue[]
+  | { [key: string]: SessionValue }
+
+/** Keys of {@link SessionData}, or any string while SessionData is empty. */
+export type SessionKey = keyof SessionData extends never ? string : keyof SessionData & string
+
+/** The type stored under `key`. */
+export type SessionValueOf<K extends string> = K extends keyof SessionData ? SessionData[K] : SessionValue
+
+/** One memcached node. `id` becomes part of the session id, so keep it short. */
+export interface NodeSpec {
+  /** 1 to 32 characters from `[A-Za-z0-9_]`. */
+  id: string
+  host: string
+  port: number
+}
+
+/** Attributes of the session cookie. */
+export interface MsmCookieOptions {
+  /** Default `'/'`. */
+  path?: string
+  /** Default: none (host-only cookie). */
+  domain?: string
+  /** Default `true`. */
+  httpOnly?: boolean
+  /** Default `'auto'`: Secure when the request came over HTTPS. */
+  secure?: boolean | 'auto'
+  /** Default `'lax'`. */
+  sameSite?: 'lax' | 'strict' | 'none'
+  /** Cookie lifetime in seconds. Default: none (a browser-session cookie). */
+  maxAge?: number
+}
+
+/** Options of `app.register(msm, options)`. Every key is documented in docs/options.md. */
+export interface MsmOptions {
+  /** `'n1:host:port n2:host:port'` or a list of {@link NodeSpec}. Required. */
+  nodes: string | NodeSpec[]
+  /** Name of the session cookie. Default `'sessionId'`. */
+  cookieName?: string
+  cookie?: MsmCookieOptions
+  /** Seconds of idle time before a session expires. Default 1800. */
+  maxInactiveInterval?: number
+  /**
+   * Seconds between two TTL extensions (`touch`) of an unchanged session.
+   * Default: the smaller of 60 and half of maxInactiveInterval (at least 1).
+   */
+  touchInterval?: number
+  /** Prefix of every memcached key, so several apps can share nodes. Default `''`. */
+  prefix?: string
+  /** Milliseconds each memcached operation may take. Default 1000. */
+  operationTimeout?: number
+  /** Requests whose `"METHOD URL"` matches never touch sessions. Default: none. */
+  ignore?: RegExp | null
+  /** Largest stored value, in bytes, that a session may take. Default 262144 (256 KiB). */
+  maxSessionSize?: number
+}
+
+/** `config: { session: false }` on a route: its requests never load or save sessions. */
+export type RouteSessionConfig = false

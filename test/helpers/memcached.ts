@@ -1,0 +1,207 @@
+/**
+ * Starts real memcached processes on free loopback ports for tests, talks to
+ * them with a minimal raw text-protocol client (independent of the `memcached`
+ * npm package), and stops every one of them, even when a test fails.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { createServer, Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+const HOST = '127.0.0.1'
+const running = new Set<ChildProcess>()
+
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
+export function assertMemcachedInstalled (): void {
+  try {
+    execFileSync('memcached', ['-V'], { stdio: 'pipe' })
+  } catch {
+    throw new Error('The tests need the memcached server on PATH. Install it: apt-get install -y memcached (Debian/Ubuntu) or brew install memcached (macOS).')
+  }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+export class MemcachedNode {
+  #child: ChildProcess | null = null
+  #stopped = false
+
+  constructor (readonly id: string, readonly port: number) {}
+
+  get host (): string {
+    return HOST
+  }
+
+  get spec (): string {
+    return `${this.id}:${HOST}:${this.port}`
+  }
+
+  get pid (): number | undefined {
+    return this.#child?.pid
+  }
+
+  async start (): Promise<void> {
+    const args = ['-l', HOST, '-p', String(this.port), '-U', '0', '-m', '64', '-t', '1', '-c', '1024']
+    if (process.getuid?.() === 0) args.push('-u', 'nobody')
+    const child = spawn('memcached', args, { stdio: 'ignore' })
+    running.add(child)
+    child.once('exit', () => running.delete(child))
+    this.#child = child
+    this.#stopped = false
+    await this.#waitUntilAnswering()
+  }
+
+  async #waitUntilAnswering (): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      try {
+        await this.command('version\r\n', /\r\n$/)
+        return
+      } catch {
+        await sleep(20)
+      }
+    }
+    throw new Error(`memcached on port ${this.port} did not start`)
+  }
+
+  /** Sends a signal to the process: SIGKILL, SIGSTOP, SIGCONT. */
+  signal (signal: NodeJS.Signals): void {
+    this.#child?.kill(signal)
+  }
+
+  async kill (): Promise<void> {
+    const child = this.#child
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGCONT')
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  /** Kills the process and starts an empty one on the same port. */
+  async restart (): Promise<void> {
+    await this.kill()
+    await this.start()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    await this.kill()
+  }
+
+  get stopped (): boolean {
+    return this.#stopped
+  }
+
+  /** One raw text-protocol exchange; resolves with everything up to `end`. */
+  command (text: string, end: RegExp): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = new Socket()
+      let received = ''
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error('raw memcached command timed out')) }, 2000)
+      socket.setEncoding('latin1')
+      socket.on('data', (chunk: string) => {
+        received += chunk
+        if (end.test(received)) {
+          clearTimeout(timer)
+          socket.end()
+          resolve(received)
+        }
+      })
+      socket.on('error', (error) => { clearTimeout(timer); reject(error) })
+      socket.connect(this.port, HOST, () => socket.write(text, 'latin1'))
+    })
+  }
+
+  /** memcached's own counters (`stats`), as numbers where they are numeric. */
+  async stats (): Promise<Record<string, number>> {
+    const text = await this.command('stats\r\n', /END\r\n$/)
+    const stats: Record<string, number> = {}
+    for (const line of text.split('\r\n')) {
+      const [kind, name, value] = line.split(' ')
+      if (kind === 'STAT' && name !== undefined && value !== undefined) stats[name] = Number(value)
+    }
+    return stats
+  }
+
+  /** The raw stored text of `key`, or undefined on a miss. */
+  async get (key: string): Promise<string | undefined> {
+    const text = await this.command(`get ${key}\r\n`, /(^|\r\n)END\r\n$/)
+    const match = /^VALUE \S+ \d+ (\d+)\r\n/.exec(text)
+    if (match === null) return undefined
+    const start = match[0].length
+    return text.slice(start, start + Number(match[1]))
+  }
+
+  async set (key: string, value: string, lifetime = 0): Promise<void> {
+    const bytes = Buffer.byteLength(value, 'latin1')
+    const reply = await this.command(`set ${key} 0 ${lifetime} ${bytes}\r\n${value}\r\n`, /\r\n$/)
+    if (reply !== 'STORED\r\n') throw new Error(`raw set failed: ${reply.trim()}`)
+  }
+}
+
+export class MemcachedCluster {
+  constructor (readonly nodes: MemcachedNode[]) {}
+
+  /** `'n1:127.0.0.1:p1 n2:127.0.0.1:p2 ...'` */
+  get spec (): string {
+    return this.nodes.map((node) => node.spec).join(' ')
+  }
+
+  node (id: string): MemcachedNode {
+    const node = this.nodes.find((candidate) => candidate.id === id)
+    if (node === undefined) throw new Error(`no node ${id}`)
+    return node
+  }
+
+  /** Sums one counter over every running node. */
+  async total (stat: string): Promise<number> {
+    let sum = 0
+    for (const node of this.nodes) {
+      if (!node.stopped) sum += (await node.stats())[stat] ?? 0
+    }
+    return sum
+  }
+
+  /** cmd_get, cmd_set, cmd_touch and delete_hits + delete_misses, summed over the nodes. */
+  async operations (): Promise<{ get: number, set: number, touch: number, delete: number, flush: number }> {
+    const result = { get: 0, set: 0, touch: 0, delete: 0, flush: 0 }
+    for (const node of this.nodes) {
+      if (node.stopped) continue
+      const stats = await node.stats()
+      result.get += stats.cmd_get ?? 0
+      result.set += stats.cmd_set ?? 0
+      result.touch += stats.cmd_touch ?? 0
+      result.delete += (stats.delete_hits ?? 0) + (stats.delete_misses ?? 0)
+      result.flush += stats.cmd_flush ?? 0
+    }
+    return result
+  }
+
+  async stop (): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.stop()))
+  }
+}
+
+/** Starts `count` memcached nodes with ids n1..nN on free ports. */
+export async function startCluster (count: number): Promise<MemcachedCluster> {
+  assertMemcachedInstalled()
+  const nodes: MemcachedNode[] = []
+  for (let i = 1; i <= count; i++) nodes.push(new MemcachedNode(`n${i}`, await freePort()))
+  const cluster = new MemcachedCluster(nodes)
+  try {
+    await Promise.all(nodes.map((node) => node.start()))
+  } catch (error) {
+    await cluster.stop()
+    throw error
+  }
+  return cluster
+}
