@@ -1,0 +1,21 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { KeyScheme, MAX_RELATIVE_LIFETIME, memcachedLifetime } from '../../lib/memcached/keys.js'
+
+test('lifetimes up to 30 days stay relative whole seconds', () => {
+  assert.equal(memcachedLifetime(1800), 1800)
+  assert.equal(memcachedLifetime(1.2), 2)
+  assert.equal(memcachedLifetime(MAX_RELATIVE_LIFETIME), MAX_RELATIVE_LIFETIME)
+})
+
+test('lifetimes over 30 days become absolute unix times', () => {
+  const now = 1_700_000_000_000
+  assert.equal(memcachedLifetime(MAX_RELATIVE_LIFETIME + 1, now), 1_700_000_000 + MAX_RELATIVE_LIFETIME + 1)
+  assert.equal(memcachedLifetime(90 * 86400, now), 1_700_000_000 + 90 * 86400)
+})
+
+test('keys follow the documented layout', () => {
+  const keys = new KeyScheme('app1:')
+  assert.equal(keys.primary('abc-n1'), 'app1:abc-n1')
+  assert.equal(keys.backup('abc-n1'), 'bak:app1:abc-n1')
+})

@@ -1,0 +1,28 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { formatSessionId, generateRandomPart, parseSessionId } from '../../lib/session/session-id.js'
+
+const known = new Set(['n1', 'node_2'])
+
+test('generated ids carry 128 random bits in hex and parse back', () => {
+  const seen = new Set<string>()
+  for (let i = 0; i < 1000; i++) {
+    const random = generateRandomPart()
+    assert.match(random, /^[0-9a-f]{32}$/)
+    seen.add(random)
+    const id = formatSessionId(random, 'node_2')
+    assert.deepEqual(parseSessionId(id, known), { id, random, nodeId: 'node_2' })
+  }
+  assert.equal(seen.size, 1000)
+})
+
+test('anything else is no session', () => {
+  const random = generateRandomPart()
+  const rejected = [
+    undefined, null, 42, '', `${random}`, `${random}-`, `${random}-n9`, `${random}-n1-n1`,
+    `${random.toUpperCase()}-n1`, `${random.slice(1)}-n1`, `${random}0-n1`, ` ${random}-n1`,
+    `${random}-n1\r\nflush_all`, `${random}-n1$'`, `${random}-n$&`, `${random}-n\`1`,
+    `${random}-n1.app1`, `${random}-${'n'.repeat(33)}`, 'x'.repeat(10_000), `${random}-ｎ1`
+  ]
+  for (const value of rejected) assert.equal(parseSessionId(value, known), null, String(value))
+})
