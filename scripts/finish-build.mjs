@@ -1,11 +1,26 @@
-// Marks the two builds' module kinds and adds the CommonJS entry, whose
-// module.exports is the plugin itself (as with every Fastify plugin), carrying
-// the named exports as properties.
-import { writeFileSync } from 'node:fs'
+// Completes dist/ after tsc built the CommonJS implementation in dist/cjs:
+// - dist/cjs/require.js: module.exports is the plugin itself (as with every
+//   Fastify plugin), carrying the named exports as properties;
+// - dist/esm: a thin ES module facade over the same implementation, so an app
+//   that mixes import and require still has one plugin and one Session class.
+import { mkdirSync, writeFileSync } from 'node:fs'
 
-writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n')
+const names = ['msmPlugin', 'Session', 'errors', 'SESSION_SCHEMA']
+
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n')
 writeFileSync('dist/cjs/require.js', `'use strict'
 const built = require('./index.js')
 module.exports = Object.assign(built.default, built)
+`)
+
+mkdirSync('dist/esm', { recursive: true })
+writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n')
+writeFileSync('dist/esm/index.js', `import msm from '../cjs/require.js'
+export default msm
+export const { ${names.join(', ')} } = msm
+`)
+// A default import of a CommonJS module is its module.exports; a named import is exact
+writeFileSync('dist/esm/index.d.ts', `import { msmPlugin } from '../cjs/index.js'
+export * from '../cjs/index.js'
+export default msmPlugin
 `)

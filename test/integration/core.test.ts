@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
+import cookie from '@fastify/cookie'
+import msm, { type MsmOptions } from '../../lib/index.js'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 import { SessionCodec } from '../../lib/serialization/session-codec.js'
@@ -10,7 +12,7 @@ const codec = new SessionCodec()
 let cluster: MemcachedCluster
 const apps: FastifyInstance[] = []
 
-async function startApp (options: Parameters<typeof buildApp>[0]['msm'] | Record<string, never> = {}, extra: Partial<Parameters<typeof buildApp>[0]> = {}): Promise<{ app: FastifyInstance, client: CookieClient }> {
+async function startApp (options: Partial<MsmOptions> = {}, extra: Partial<Parameters<typeof buildApp>[0]> = {}): Promise<{ app: FastifyInstance, client: CookieClient }> {
   const app = await buildApp({ ...extra, msm: { nodes: cluster.spec, ...options } })
   apps.push(app)
   return { app, client: new CookieClient(await listen(app)) }
@@ -396,9 +398,9 @@ describe('cookie attributes', () => {
     const plain = await app.inject({ url: '/count' })
     assert.doesNotMatch(String(plain.headers['set-cookie']), /Secure/)
     assert.match(String(plain.headers['set-cookie']), /Max-Age=600/)
-    const secureApp = (await import('fastify')).default({ trustProxy: true })
-    await secureApp.register((await import('@fastify/cookie')).default)
-    await secureApp.register((await import('../../lib/index.js')).default, { nodes: cluster.spec })
+    const secureApp = Fastify({ trustProxy: true })
+    await secureApp.register(cookie)
+    await secureApp.register(msm, { nodes: cluster.spec })
     secureApp.get('/count', async (request) => { request.session.set('n', 1); return {} })
     apps.push(secureApp)
     const https = await secureApp.inject({ url: '/count', headers: { 'x-forwarded-proto': 'https' } })

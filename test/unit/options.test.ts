@@ -82,5 +82,5 @@ for (const [name, options, code, message] of cases) {
 test('registering without @fastify/cookie fails clearly', async () => {
   const app = Fastify()
   app.register(msm, { nodes })
-  await assert.rejects(app.ready(), /@fastify\/cookie/)
+  await assert.rejects(async () => { await app.ready() }, /@fastify\/cookie/)
 })

@@ -1,0 +1,57 @@
+// Type tests, compiled by `npm run test:types` against the BUILT package as an
+// ES module consumer sees it. Each @ts-expect-error must be an error, or tsc fails.
+import Fastify from 'fastify'
+import cookie from '@fastify/cookie'
+import msm, { msmPlugin, type MsmOptions, type MsmStats, type Session } from 'fastify-msm'
+
+declare module 'fastify-msm' {
+  interface SessionData {
+    user?: { id: string, roles: string[] }
+    visits?: number
+  }
+}
+
+const app = Fastify()
+await app.register(cookie, { secret: 'a secret of at least thirty-two characters' })
+await app.register(msm, { nodes: 'n1:127.0.0.1:11211 n2:127.0.0.1:11212', cookieName: 'sid', maxInactiveInterval: 1800 })
+await app.register(msmPlugin, { nodes: [{ id: 'n1', host: '127.0.0.1', port: 11211 }] })
+
+// @ts-expect-error nodes is required
+const missingNodes: MsmOptions = { cookieName: 'sid' }
+// @ts-expect-error sameSite takes lax, strict or none
+const badSameSite: MsmOptions = { nodes: 'n1:h:1', cookie: { sameSite: 'loose' } }
+void missingNodes
+void badSameSite
+
+app.get('/', async (request) => {
+  const session: Session = request.session
+  const visits: number | undefined = session.get('visits')
+  session.set('visits', (visits ?? 0) + 1)
+  const user = session.get('user')
+  if (user !== undefined) {
+    const id: string = user.id
+    void id
+  }
+  session.set('user', { id: 'u1', roles: ['admin'] })
+  // @ts-expect-error visits is a number
+  session.set('visits', 'many')
+  // @ts-expect-error unknown keys are refused once SessionData is declared
+  session.set('unknown', 1)
+  // @ts-expect-error user needs roles
+  session.set('user', { id: 'u1' })
+  session.delete('user')
+  const id: string | null = session.id
+  const isNew: boolean = session.isNew
+  await session.regenerate()
+  await session.destroy()
+  session.touch()
+  return { id, isNew }
+})
+
+app.get('/off', { config: { session: false } }, async () => 'ok')
+
+const stats: MsmStats = app.msm.stats()
+const saved: number = stats.saved
+const nodeIds: string[] = stats.nodes.map((node) => node.id)
+void saved
+void nodeIds
