@@ -22,8 +22,14 @@ export type SessionValue =
 /** Keys of {@link SessionData}, or any string while SessionData is empty. */
 export type SessionKey = keyof SessionData extends never ? string : keyof SessionData & string
 
-/** The type stored under `key`. */
-export type SessionValueOf<K extends string> = K extends keyof SessionData ? SessionData[K] : SessionValue
+/**
+ * The type stored under `key`. While SessionData is not declared, `get()`
+ * returns `any` (as @fastify/session does) and `set()` takes any
+ * {@link SessionValue}; declare SessionData for strict types.
+ */
+export type SessionValueOf<K extends string> = K extends keyof SessionData
+  ? SessionData[K]
+  : keyof SessionData extends never ? any : never
 
 /** One memcached node. `id` becomes part of the session id, so keep it short. */
 export interface NodeSpec {

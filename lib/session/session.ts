@@ -1,4 +1,4 @@
-import type { SessionKey, SessionValueOf } from '../types.js'
+import type { SessionData, SessionKey, SessionValue, SessionValueOf } from '../types.js'
 import type { Attributes } from '../serialization/session-codec.js'
 import { assertStorable } from '../serialization/attribute-value.js'
 import { FST_MSM_SESSION_DISABLED } from '../errors.js'
@@ -97,7 +97,7 @@ export class Session {
    * Stores `value` under `key`. Throws FST_MSM_VALUE_UNSUPPORTED, naming the
    * path, for a value that would not come back unchanged. `undefined` deletes.
    */
-  set<K extends SessionKey> (key: K, value: SessionValueOf<K> | undefined): this {
+  set<K extends SessionKey> (key: K, value: (keyof SessionData extends never ? SessionValue : SessionValueOf<K>) | undefined): this {
     if (value === undefined) return this.delete(key)
     assertStorable(key, value)
     const state = this[kState]

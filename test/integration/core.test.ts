@@ -267,7 +267,8 @@ describe('regenerate and destroy', () => {
     await client.get('/count')
     const id = cookieValue(client)
     const oldCookie = client.cookieHeader
-    await client.post('/destroy')
+    const { ops } = await delta(() => client.post('/destroy'))
+    assert.deepEqual(ops, { get: 1, set: 0, touch: 0, delete: 2, flush: 0 })
     assert.match(client.lastSetCookie[0] as string, /^sessionId=; .*Expires=Thu, 01 Jan 1970/)
     assert.equal(client.cookies.size, 0)
     for (const node of cluster.nodes) {
