@@ -70,3 +70,10 @@ export const FST_MSM_CLIENT_CLOSED = createError<'FST_MSM_CLIENT_CLOSED', [strin
   'memcached node %s is closed: the app is shutting down.',
   503
 )
+
+/** The session's lock was not acquired within `lockTimeout` and lockTimeoutPolicy is 'fail'. */
+export const FST_MSM_LOCK_TIMEOUT = createError<'FST_MSM_LOCK_TIMEOUT', [number]>(
+  'FST_MSM_LOCK_TIMEOUT',
+  'Another request holds this session\'s lock; it was not released within %d ms. Retry the request; if this is frequent, raise lockTimeout or lock fewer routes.',
+  503
+)

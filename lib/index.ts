@@ -14,8 +14,8 @@ const msmPlugin = fp(msmPluginBody, {
 export default msmPlugin
 export { msmPlugin }
 export type { MsmDecorator } from './plugin.js'
-export type { MsmOptions, MsmCookieOptions, NodeSpec, SessionData, SessionKey, SessionValue, SessionValueOf, RouteSessionConfig } from './types.js'
-export type { MsmStats, MsmCounters, NodeStats } from './stats.js'
+export type { MsmOptions, MsmCookieOptions, NodeSpec, SessionData, SessionKey, SessionValue, SessionValueOf, RouteSessionConfig, LockingMode } from './types.js'
+export type { MsmStats, MsmCounters, LockCounters, NodeStats } from './stats.js'
 export { Session } from './session/session.js'
 export * as errors from './errors.js'
 export { SESSION_SCHEMA } from './serialization/session-schema.js'

@@ -1,4 +1,4 @@
-import type { MsmCookieOptions, NodeSpec } from './types.js'
+import type { LockingMode, MsmCookieOptions, NodeSpec } from './types.js'
 import {
   FST_MSM_NODE_DUPLICATE,
   FST_MSM_NODES_INVALID,
@@ -18,6 +18,12 @@ export interface MsmConfig {
   operationTimeout: number
   ignore: RegExp | null
   maxSessionSize: number
+  lockingMode: LockingMode
+  lockExpiration: number
+  lockTimeout: number
+  lockTimeoutPolicy: 'fail' | 'proceed'
+  lockRetryMin: number
+  lockRetryMax: number
 }
 
 /** Defaults of every optional option; docs/options.md is checked against this table. */
@@ -29,12 +35,19 @@ export const DEFAULTS = Object.freeze({
   prefix: '',
   operationTimeout: 1000,
   ignore: null,
-  maxSessionSize: 256 * 1024
+  maxSessionSize: 256 * 1024,
+  lockingMode: 'none',
+  lockExpiration: 5,
+  lockTimeout: 2000,
+  lockTimeoutPolicy: 'fail',
+  lockRetryMin: 10,
+  lockRetryMax: 200
 })
 
 const OPTION_KEYS = [
   'nodes', 'cookieName', 'cookie', 'maxInactiveInterval', 'touchInterval',
-  'prefix', 'operationTimeout', 'ignore', 'maxSessionSize'
+  'prefix', 'operationTimeout', 'ignore', 'maxSessionSize',
+  'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax'
 ] as const
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
 
@@ -65,7 +78,16 @@ export function normalizeOptions (options: unknown): MsmConfig {
     prefix: matching(options, 'prefix', PREFIX, 'at most 64 characters from [A-Za-z0-9_.:-]', DEFAULTS.prefix),
     operationTimeout: positiveInteger(options, 'operationTimeout', DEFAULTS.operationTimeout),
     ignore: optionalRegExp(options, 'ignore'),
-    maxSessionSize: positiveInteger(options, 'maxSessionSize', DEFAULTS.maxSessionSize)
+    maxSessionSize: positiveInteger(options, 'maxSessionSize', DEFAULTS.maxSessionSize),
+    lockingMode: lockingMode(options.lockingMode),
+    lockExpiration: positiveInteger(options, 'lockExpiration', DEFAULTS.lockExpiration),
+    lockTimeout: positiveInteger(options, 'lockTimeout', DEFAULTS.lockTimeout),
+    lockTimeoutPolicy: oneOf(options, 'lockTimeoutPolicy', ['fail', 'proceed'] as const, DEFAULTS.lockTimeoutPolicy),
+    lockRetryMin: positiveInteger(options, 'lockRetryMin', DEFAULTS.lockRetryMin),
+    lockRetryMax: positiveInteger(options, 'lockRetryMax', DEFAULTS.lockRetryMax)
+  }
+  if (config.lockRetryMax < config.lockRetryMin) {
+    throw new FST_MSM_OPTION_INVALID('lockRetryMax', `at least lockRetryMin (${config.lockRetryMin})`, String(config.lockRetryMax))
   }
   if (config.touchInterval >= config.maxInactiveInterval && config.maxInactiveInterval > 1) {
     throw new FST_MSM_OPTION_INVALID('touchInterval', `smaller than maxInactiveInterval (${config.maxInactiveInterval})`, String(config.touchInterval))
@@ -74,6 +96,19 @@ export function normalizeOptions (options: unknown): MsmConfig {
     throw new FST_MSM_OPTION_INVALID('maxSessionSize', `at most ${MAX_STORABLE_SIZE} (memcached stores items up to 1 MiB)`, String(config.maxSessionSize))
   }
   return config
+}
+
+function lockingMode (value: unknown): LockingMode {
+  if (value === undefined) return DEFAULTS.lockingMode
+  if (value === 'none' || value === 'all' || value === 'auto') return value
+  if (isPlainObject(value) && Object.keys(value).length === 1 && value.uriPattern instanceof RegExp) {
+    const pattern = value.uriPattern
+    if (pattern.global || pattern.sticky) {
+      throw new FST_MSM_OPTION_INVALID('lockingMode.uriPattern', 'a RegExp without the g or y flag (they make test() stateful)', String(pattern))
+    }
+    return { uriPattern: pattern }
+  }
+  throw new FST_MSM_OPTION_INVALID('lockingMode', '"none", "all", "auto" or { uriPattern: RegExp }', describe(value))
 }
 
 function defaultTouchInterval (maxInactiveInterval: number): number {

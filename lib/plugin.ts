@@ -6,6 +6,8 @@ import { NodeRing } from './cluster/node-ring.js'
 import { SessionStore } from './store/session-store.js'
 import { SessionManager } from './session/session-manager.js'
 import { createCounters, type MsmStats, snapshot } from './stats.js'
+import { LockPolicy } from './locking/lock-policy.js'
+import { SessionLocks } from './locking/session-lock.js'
 
 /** `app.msm`: management and monitoring. */
 export interface MsmDecorator {
@@ -35,7 +37,15 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   const store = new SessionStore(ring, config.prefix, counters)
   // @fastify/cookie adds signCookie only when it was given a secret
   const signing = fastify.hasDecorator('signCookie')
-  const manager = new SessionManager(config, store, counters, signing, fastify.log)
+  const locks = new SessionLocks(ring, store.keys, {
+    expiration: config.lockExpiration,
+    timeout: config.lockTimeout,
+    retryMin: config.lockRetryMin,
+    retryMax: config.lockRetryMax
+  }, counters)
+  const manager = new SessionManager({
+    config, store, counters, signing, log: fastify.log, lockPolicy: new LockPolicy(config.lockingMode), locks
+  })
 
   fastify.decorateRequest('session', null as unknown as Session)
   fastify.decorate('msm', { stats: () => snapshot(counters, ring) })

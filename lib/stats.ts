@@ -1,8 +1,26 @@
 import type { NodeOperationCounts } from './memcached/node-client.js'
 import type { NodeRing } from './cluster/node-ring.js'
 
-/** Counters of what the plugin did, since registration. docs/monitoring.md explains each. */
-export interface MsmCounters {
+/** What the session lock did. */
+export interface LockCounters {
+  lockAcquired: number
+  /** Acquisitions that had to wait: queued in this process, or retried `add`. */
+  lockWaited: number
+  lockWaitMsTotal: number
+  lockWaitMsMax: number
+  /** Acquisitions handed over inside this process without a memcached round trip. */
+  lockHandovers: number
+  lockTimeouts: number
+  /** Requests that went on without the lock (lockTimeoutPolicy 'proceed', or the node failed). */
+  lockProceeded: number
+  lockReleased: number
+  /** Releases that found the lock no longer ours (it had expired); nothing was deleted. */
+  lockReleasesNotOwned: number
+  lockErrors: number
+}
+
+/** Counters of what the plugin did, since registration. docs/how-it-works.md explains each. */
+export interface MsmCounters extends LockCounters {
   /** Requests that carried a valid id of a stored session, which was loaded. */
   requestsWithSession: number
   /** Requests that loaded no stored session (no cookie, an invalid one, or a miss). */
@@ -65,7 +83,17 @@ export function createCounters (): MsmCounters {
     saveFailures: 0,
     touchFailures: 0,
     deserializationFailures: 0,
-    oversized: 0
+    oversized: 0,
+    lockAcquired: 0,
+    lockWaited: 0,
+    lockWaitMsTotal: 0,
+    lockWaitMsMax: 0,
+    lockHandovers: 0,
+    lockTimeouts: 0,
+    lockProceeded: 0,
+    lockReleased: 0,
+    lockReleasesNotOwned: 0,
+    lockErrors: 0
   }
 }
 

@@ -77,7 +77,26 @@ export interface MsmOptions {
   ignore?: RegExp | null
   /** Largest stored value, in bytes, that a session may take. Default 262144 (256 KiB). */
   maxSessionSize?: number
+  /** Which requests lock their session. Default `'none'`. */
+  lockingMode?: LockingMode
+  /** Seconds a lock lives if its holder never releases it. Default 5. */
+  lockExpiration?: number
+  /** Milliseconds a request may wait for its session's lock. Default 2000. */
+  lockTimeout?: number
+  /** What a request does when lockTimeout passes: `'fail'` (503, the default) or `'proceed'` without the lock. */
+  lockTimeoutPolicy?: 'fail' | 'proceed'
+  /** First pause between two lock attempts, in ms; it doubles up to lockRetryMax. Default 10. */
+  lockRetryMin?: number
+  /** Largest pause between two lock attempts, in ms. Default 200. */
+  lockRetryMax?: number
 }
 
-/** `config: { session: false }` on a route: its requests never load or save sessions. */
-export type RouteSessionConfig = false
+/**
+ * `config.session` on a route. `false`: its requests never load or save
+ * sessions. `{ lock: true | false }`: lock its sessions or not, whatever
+ * `lockingMode` says.
+ */
+export type RouteSessionConfig = false | { lock?: boolean }
+
+/** Which requests take the distributed session lock; see docs/locking.md. */
+export type LockingMode = 'none' | 'all' | 'auto' | { uriPattern: RegExp }

@@ -15,6 +15,11 @@ export class KeyScheme {
   backup (sessionId: string): string {
     return 'bak:' + this.prefix + sessionId
   }
+
+  /** The distributed lock, on the primary node. */
+  lock (sessionId: string): string {
+    return 'lock:' + this.prefix + sessionId
+  }
 }
 
 /** memcached reads a relative lifetime above 30 days as a unix timestamp. */

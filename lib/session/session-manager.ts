@@ -4,7 +4,9 @@ import type { MsmConfig } from '../options.js'
 import type { MsmCounters } from '../stats.js'
 import type { SessionStore } from '../store/session-store.js'
 import type { DecodedSession } from '../serialization/session-codec.js'
-import { FST_MSM_SESSION_TOO_LARGE } from '../errors.js'
+import { FST_MSM_LOCK_TIMEOUT, FST_MSM_SESSION_TOO_LARGE } from '../errors.js'
+import type { LockPolicy } from '../locking/lock-policy.js'
+import type { SessionLocks } from '../locking/session-lock.js'
 import { assertStorable } from '../serialization/attribute-value.js'
 import { BoundedLru } from '../util/lru.js'
 import { createIdHasher } from './log-id.js'
@@ -35,17 +37,29 @@ export class SessionManager implements SessionHost {
   readonly #counters: MsmCounters
   readonly #signing: boolean
   readonly #log: FastifyBaseLogger
+  readonly #lockPolicy: LockPolicy
+  readonly #locks: SessionLocks
   readonly #hashId = createIdHasher()
   readonly #lastTouch = new BoundedLru<string, number>(TOUCH_MEMORY)
   readonly #ignoredByOption = disabledSession('the request matches the "ignore" option')
   readonly #ignoredByRoute = disabledSession('the route has config.session = false')
 
-  constructor (config: MsmConfig, store: SessionStore, counters: MsmCounters, signing: boolean, log: FastifyBaseLogger) {
-    this.#config = config
-    this.#store = store
-    this.#counters = counters
-    this.#signing = signing
-    this.#log = log
+  constructor (parts: {
+    config: MsmConfig
+    store: SessionStore
+    counters: MsmCounters
+    signing: boolean
+    log: FastifyBaseLogger
+    lockPolicy: LockPolicy
+    locks: SessionLocks
+  }) {
+    this.#config = parts.config
+    this.#store = parts.store
+    this.#counters = parts.counters
+    this.#signing = parts.signing
+    this.#log = parts.log
+    this.#lockPolicy = parts.lockPolicy
+    this.#locks = parts.locks
   }
 
   newId (): { id: string, nodeId: string } {
@@ -65,25 +79,66 @@ export class SessionManager implements SessionHost {
   }
 
   /** onRequest hook. */
-  onRequest = async (request: FastifyRequest): Promise<void> => {
+  onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const ignored = this.#ignoredSession(request)
     if (ignored !== null) {
       this.#counters.requestsIgnored++
       request.session = ignored
       return
     }
-    request.session = await this.#load(request)
+    const state = createState(this, Date.now())
+    request.session = new Session(state)
+    const cookie = this.#readCookie(request)
+    state.cookieSent = cookie.present
+    if (cookie.parsed === null) {
+      this.#counters.requestsWithoutSession++
+      return
+    }
+    if (this.#lockPolicy.shouldLock(request)) await this.#lock(state, cookie.parsed, request, reply)
+    await this.#load(state, cookie, request)
   }
 
-  /** onSend hook: writes or touches the session before the response leaves. */
+  /**
+   * onSend hook: writes or touches the session before the response leaves,
+   * then releases the lock. Fastify runs onSend for thrown handlers and for
+   * clients that went away, so the lock is released on those paths too.
+   */
   onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
     const session = request.session
     if (!(session instanceof Session)) return payload
     const state = session[kState]
     if (state.finished) return payload
     state.finished = true
-    await this.#finish(state, request, reply)
+    try {
+      await this.#finish(state, request, reply)
+    } finally {
+      if (state.lease !== null) await this.#locks.release(state.lease)
+      state.lease = null
+      this.#lockPolicy.learn(request, state.modified)
+    }
     return payload
+  }
+
+  async #lock (state: SessionState, parsed: ParsedSessionId, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const outcome = await this.#locks.acquire(parsed.id, parsed.nodeId)
+    if (outcome.status === 'acquired') {
+      state.lease = outcome.lease
+      return
+    }
+    if (outcome.status === 'unavailable') {
+      this.#counters.lockProceeded++
+      request.log.warn({ session: this.#hashId(parsed.id), err: outcome.error }, 'fastify-msm: could not take the session lock; going on without it')
+      return
+    }
+    if (this.#config.lockTimeoutPolicy === 'proceed') {
+      this.#counters.lockProceeded++
+      request.log.warn({ session: this.#hashId(parsed.id), waitedMs: outcome.waitedMs }, 'fastify-msm: session lock timed out; going on without it (lockTimeoutPolicy proceed)')
+      return
+    }
+    // Nothing of this session may be written by a request that did not get its lock
+    state.finished = true
+    reply.header('retry-after', '1')
+    throw new FST_MSM_LOCK_TIMEOUT(this.#config.lockTimeout)
   }
 
   #ignoredSession (request: FastifyRequest): Session | null {
@@ -110,20 +165,12 @@ export class SessionManager implements SessionHost {
     return { parsed, present: true, renew }
   }
 
-  async #load (request: FastifyRequest): Promise<Session> {
-    const now = Date.now()
-    const state = createState(this, now)
-    const cookie = this.#readCookie(request)
-    state.cookieSent = cookie.present
-    if (cookie.parsed === null) {
-      this.#counters.requestsWithoutSession++
-      return new Session(state)
-    }
-    const { id, nodeId } = cookie.parsed
+  async #load (state: SessionState, cookie: CookieRead, request: FastifyRequest): Promise<void> {
+    const { id, nodeId } = cookie.parsed as ParsedSessionId
     const result = await this.#store.load(id, nodeId)
     switch (result.status) {
       case 'found':
-        if (this.#isPastIdleLimit(result.session, now)) {
+        if (this.#isPastIdleLimit(result.session, Date.now())) {
           this.#counters.expired++
           await this.remove(id, nodeId)
           break
@@ -133,7 +180,7 @@ export class SessionManager implements SessionHost {
         this.#counters.loaded++
         if (result.fromBackup) this.#counters.loadedFromBackup++
         this.#counters.requestsWithSession++
-        return new Session(state)
+        return
       case 'corrupt':
         this.#counters.deserializationFailures++
         request.log.warn({ session: this.#hashId(id), reason: result.reason }, 'fastify-msm: stored session is unreadable; starting a new one')
@@ -148,7 +195,6 @@ export class SessionManager implements SessionHost {
         break
     }
     this.#counters.requestsWithoutSession++
-    return new Session(state)
   }
 
   /**
@@ -227,6 +273,7 @@ export class SessionManager implements SessionHost {
       return false
     }
     this.#counters.saved++
+    state.modified = true
     if (state.isNew) this.#counters.created++
     if (state.forceWrite && !state.isNew) this.#counters.regenerated++
     this.#lastTouch.delete(id)

@@ -1,5 +1,6 @@
 import type { SessionData, SessionKey, SessionValue, SessionValueOf } from '../types.js'
 import type { Attributes } from '../serialization/session-codec.js'
+import type { Lease } from '../locking/session-lock.js'
 import { assertStorable } from '../serialization/attribute-value.js'
 import { FST_MSM_SESSION_DISABLED } from '../errors.js'
 
@@ -39,6 +40,10 @@ export interface SessionState {
   unavailable: boolean
   /** finish() ran; onSend may run twice when it reports an error. */
   finished: boolean
+  /** The distributed lock this request holds, released after the save. */
+  lease: Lease | null
+  /** The stored session was written, regenerated or destroyed (what 'auto' locking learns from). */
+  modified: boolean
 }
 
 export function createState (host: SessionHost, now: number): SessionState {
@@ -58,7 +63,9 @@ export function createState (host: SessionHost, now: number): SessionState {
     sendCookie: false,
     destroyed: false,
     unavailable: false,
-    finished: false
+    finished: false,
+    lease: null,
+    modified: false
   }
 }
 
@@ -131,6 +138,7 @@ export class Session {
     const old = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
     assignNewId(state)
     state.mayHaveChanged = true
+    state.modified = true
     if (old !== null) await state.host.remove(old.id, old.nodeId)
   }
 
@@ -147,6 +155,7 @@ export class Session {
     state.sendCookie = false
     state.destroyed = true
     state.unavailable = false
+    state.modified = true
     if (stored !== null) await state.host.remove(stored.id, stored.nodeId)
   }
 }

@@ -51,6 +51,22 @@ export async function buildApp (options: TestAppOptions): Promise<FastifyInstanc
     request.session.touch()
     return { ok: true }
   })
+  app.get('/slow', async (request) => {
+    const n = ((request.session.get('n') as number | undefined) ?? 0) + 1
+    await new Promise((resolve) => setTimeout(resolve, Number((request.query as { ms: string }).ms)))
+    request.session.set('n', n)
+    return { n }
+  })
+  app.get('/throw', async (request) => {
+    request.session.set('n', ((request.session.get('n') as number | undefined) ?? 0) + 1)
+    throw new Error('handler failed')
+  })
+  app.get('/read-unlocked', { config: { session: { lock: false } } }, async (request) => ({ n: request.session.get('n') ?? null }))
+  app.get('/count-locked', { config: { session: { lock: true } } }, async (request) => {
+    const n = ((request.session.get('n') as number | undefined) ?? 0) + 1
+    request.session.set('n', n)
+    return { n }
+  })
   app.get('/mutate-in-place', async (request) => {
     const list = (request.session.get('list') as number[] | undefined) ?? []
     list.push(list.length)
