@@ -64,6 +64,20 @@ export const FST_MSM_NODE_ERROR = createError<'FST_MSM_NODE_ERROR', [string, str
   503
 )
 
+/** An operation was not sent because the node is marked down; it is probed every nodeRetryInterval. */
+export const FST_MSM_NODE_DOWN = createError<'FST_MSM_NODE_DOWN', [string]>(
+  'FST_MSM_NODE_DOWN',
+  'memcached node %s is marked down; it is probed in the background and used again once it answers.',
+  503
+)
+
+/** No copy of a changed session could be stored and storeFailurePolicy is 'fail'. */
+export const FST_MSM_STORE_UNAVAILABLE = createError<'FST_MSM_STORE_UNAVAILABLE'>(
+  'FST_MSM_STORE_UNAVAILABLE',
+  'The session could not be stored: its memcached nodes are unavailable. Retry later.',
+  503
+)
+
 /** The memcached client was closed (app.close() ran). */
 export const FST_MSM_CLIENT_CLOSED = createError<'FST_MSM_CLIENT_CLOSED', [string]>(
   'FST_MSM_CLIENT_CLOSED',

@@ -24,6 +24,9 @@ export interface MsmConfig {
   lockTimeoutPolicy: 'fail' | 'proceed'
   lockRetryMin: number
   lockRetryMax: number
+  failoverNodes: string[]
+  nodeRetryInterval: number
+  storeFailurePolicy: 'continue' | 'fail'
 }
 
 /** Defaults of every optional option; docs/options.md is checked against this table. */
@@ -41,13 +44,17 @@ export const DEFAULTS = Object.freeze({
   lockTimeout: 2000,
   lockTimeoutPolicy: 'fail',
   lockRetryMin: 10,
-  lockRetryMax: 200
+  lockRetryMax: 200,
+  failoverNodes: Object.freeze([] as string[]),
+  nodeRetryInterval: 1000,
+  storeFailurePolicy: 'continue'
 })
 
 const OPTION_KEYS = [
   'nodes', 'cookieName', 'cookie', 'maxInactiveInterval', 'touchInterval',
   'prefix', 'operationTimeout', 'ignore', 'maxSessionSize',
-  'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax'
+  'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax',
+  'failoverNodes', 'nodeRetryInterval', 'storeFailurePolicy'
 ] as const
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
 
@@ -69,8 +76,9 @@ export function normalizeOptions (options: unknown): MsmConfig {
   rejectUnknownKeys(options, OPTION_KEYS, '')
 
   const maxInactiveInterval = positiveInteger(options, 'maxInactiveInterval', DEFAULTS.maxInactiveInterval)
+  const nodes = parseNodes(options.nodes)
   const config: MsmConfig = {
-    nodes: parseNodes(options.nodes),
+    nodes,
     cookieName: matching(options, 'cookieName', COOKIE_NAME, 'a cookie name token (letters, digits, !#$%&\'*+-.^_`|~)', DEFAULTS.cookieName),
     cookie: normalizeCookie(options.cookie),
     maxInactiveInterval,
@@ -84,7 +92,10 @@ export function normalizeOptions (options: unknown): MsmConfig {
     lockTimeout: positiveInteger(options, 'lockTimeout', DEFAULTS.lockTimeout),
     lockTimeoutPolicy: oneOf(options, 'lockTimeoutPolicy', ['fail', 'proceed'] as const, DEFAULTS.lockTimeoutPolicy),
     lockRetryMin: positiveInteger(options, 'lockRetryMin', DEFAULTS.lockRetryMin),
-    lockRetryMax: positiveInteger(options, 'lockRetryMax', DEFAULTS.lockRetryMax)
+    lockRetryMax: positiveInteger(options, 'lockRetryMax', DEFAULTS.lockRetryMax),
+    failoverNodes: parseFailoverNodes(options.failoverNodes, nodes),
+    nodeRetryInterval: positiveInteger(options, 'nodeRetryInterval', DEFAULTS.nodeRetryInterval),
+    storeFailurePolicy: oneOf(options, 'storeFailurePolicy', ['continue', 'fail'] as const, DEFAULTS.storeFailurePolicy)
   }
   if (config.lockRetryMax < config.lockRetryMin) {
     throw new FST_MSM_OPTION_INVALID('lockRetryMax', `at least lockRetryMin (${config.lockRetryMin})`, String(config.lockRetryMax))
@@ -96,6 +107,24 @@ export function normalizeOptions (options: unknown): MsmConfig {
     throw new FST_MSM_OPTION_INVALID('maxSessionSize', `at most ${MAX_STORABLE_SIZE} (memcached stores items up to 1 MiB)`, String(config.maxSessionSize))
   }
   return config
+}
+
+/** Validates `failoverNodes` against the node list: known ids, and not every node. */
+export function parseFailoverNodes (value: unknown, nodes: readonly NodeSpec[]): string[] {
+  if (value === undefined) return []
+  const ids = typeof value === 'string' ? value.trim().split(/\s+/).filter(Boolean) : value
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
+    throw new FST_MSM_OPTION_INVALID('failoverNodes', 'node ids, as an array or a space-separated string', describe(value))
+  }
+  for (const id of ids) {
+    if (!nodes.some((node) => node.id === id)) {
+      throw new FST_MSM_OPTION_INVALID('failoverNodes', `ids of configured nodes (${nodes.map((node) => node.id).join(', ')})`, JSON.stringify(id))
+    }
+  }
+  if (new Set(ids).size >= nodes.length) {
+    throw new FST_MSM_OPTION_INVALID('failoverNodes', 'a list that leaves at least one regular node', JSON.stringify(ids))
+  }
+  return [...new Set(ids)]
 }
 
 function lockingMode (value: unknown): LockingMode {

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import type { MsmOptions, RouteSessionConfig } from './types.js'
+import type { MsmOptions, NodeSpec, RouteSessionConfig } from './types.js'
 import type { Session } from './session/session.js'
-import { normalizeOptions } from './options.js'
+import { normalizeOptions, parseFailoverNodes, parseNodes } from './options.js'
+import { SessionLocator } from './cluster/session-locator.js'
 import { NodeRing } from './cluster/node-ring.js'
 import { SessionStore } from './store/session-store.js'
 import { SessionManager } from './session/session-manager.js'
@@ -11,8 +12,14 @@ import { SessionLocks } from './locking/session-lock.js'
 
 /** `app.msm`: management and monitoring. */
 export interface MsmDecorator {
-  /** A plain JSON snapshot of the counters and of every node's operation counts. */
+  /** A plain JSON snapshot of the counters and of every node's state and operation counts. */
   stats (): MsmStats
+  /**
+   * Replaces the node list at runtime, validated like the `nodes` option.
+   * Sessions whose primary was removed are relocated from their backups on
+   * their next access. `failoverNodes` defaults to the current ones that remain.
+   */
+  setNodes (nodes: string | NodeSpec[], failoverNodes?: string | string[]): void
 }
 
 declare module 'fastify' {
@@ -33,7 +40,17 @@ declare module 'fastify' {
 export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptions): Promise<void> {
   const config = normalizeOptions(options)
   const counters = createCounters()
-  const ring = new NodeRing(config.nodes, config.operationTimeout)
+  let failoverNodes = config.failoverNodes
+  const ring = new NodeRing(config.nodes, {
+    operationTimeout: config.operationTimeout,
+    nodeRetryInterval: config.nodeRetryInterval,
+    failoverNodes,
+    onHealthChange: (node) => {
+      const details = { node: node.id, address: node.address, lastError: node.health.lastError }
+      if (node.isUp) fastify.log.warn(details, 'fastify-msm: memcached node is back in service')
+      else fastify.log.error(details, 'fastify-msm: memcached node marked down; it is probed every nodeRetryInterval')
+    }
+  })
   const store = new SessionStore(ring, config.prefix, counters)
   // @fastify/cookie adds signCookie only when it was given a secret
   const signing = fastify.hasDecorator('signCookie')
@@ -44,11 +61,25 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     retryMax: config.lockRetryMax
   }, counters)
   const manager = new SessionManager({
-    config, store, counters, signing, log: fastify.log, lockPolicy: new LockPolicy(config.lockingMode), locks
+    config,
+    store,
+    counters,
+    signing,
+    log: fastify.log,
+    lockPolicy: new LockPolicy(config.lockingMode),
+    locks,
+    locator: new SessionLocator(store, ring, counters)
   })
 
   fastify.decorateRequest('session', null as unknown as Session)
-  fastify.decorate('msm', { stats: () => snapshot(counters, ring) })
+  const setNodes = (nodes: string | NodeSpec[], failover?: string | string[]): void => {
+    const specs = parseNodes(nodes)
+    const nextFailover = parseFailoverNodes(failover ?? failoverNodes.filter((id) => specs.some((spec) => spec.id === id)), specs)
+    ring.setNodes(specs, nextFailover)
+    failoverNodes = nextFailover
+    fastify.log.warn({ nodes: specs.map((spec) => spec.id), failoverNodes }, 'fastify-msm: node list replaced')
+  }
+  fastify.decorate('msm', { stats: () => snapshot(counters, ring), setNodes })
   fastify.addHook('onRequest', manager.onRequest)
   fastify.addHook('onSend', manager.onSend)
   fastify.addHook('onClose', async () => ring.close())

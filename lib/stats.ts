@@ -44,6 +44,16 @@ export interface MsmCounters extends LockCounters {
   regenerated: number
   backupWrites: number
   backupFailures: number
+  /** Saves that had no available node for the backup copy. */
+  backupSkipped: number
+  /** Saves whose primary write failed but whose backup copy was stored. */
+  savedToBackupOnly: number
+  /** Sessions moved to a new id on another node because their primary was down or removed. */
+  relocated: number
+  /** Sessions found missing on an available primary and restored from the backup, same id. */
+  restored: number
+  /** Lookups skipped because the id missed on both nodes moments ago. */
+  recentMisses: number
   loadFailures: number
   saveFailures: number
   touchFailures: number
@@ -54,6 +64,11 @@ export interface MsmCounters extends LockCounters {
 export interface NodeStats extends NodeOperationCounts {
   id: string
   address: string
+  state: 'up' | 'down'
+  /** When the node entered its state, ISO 8601. */
+  since: string
+  lastError: string | null
+  failover: boolean
 }
 
 export interface MsmStats extends MsmCounters {
@@ -79,6 +94,11 @@ export function createCounters (): MsmCounters {
     regenerated: 0,
     backupWrites: 0,
     backupFailures: 0,
+    backupSkipped: 0,
+    savedToBackupOnly: 0,
+    relocated: 0,
+    restored: 0,
+    recentMisses: 0,
     loadFailures: 0,
     saveFailures: 0,
     touchFailures: 0,
@@ -101,6 +121,14 @@ export function createCounters (): MsmCounters {
 export function snapshot (counters: MsmCounters, ring: NodeRing): MsmStats {
   return {
     ...counters,
-    nodes: ring.nodes.map((node) => ({ id: node.id, address: node.address, ...node.counts }))
+    nodes: ring.nodes.map((node) => ({
+      id: node.id,
+      address: node.address,
+      state: node.health.state,
+      since: new Date(node.health.since).toISOString(),
+      lastError: node.health.lastError,
+      failover: ring.isFailoverNode(node.id),
+      ...node.counts
+    }))
   }
 }

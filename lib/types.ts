@@ -89,6 +89,12 @@ export interface MsmOptions {
   lockRetryMin?: number
   /** Largest pause between two lock attempts, in ms. Default 200. */
   lockRetryMax?: number
+  /** Ids of nodes used only when every other node is down: `['n3']` or `'n3'`. Default none. */
+  failoverNodes?: string | string[]
+  /** Milliseconds between two probes of a node marked down. Default 1000. */
+  nodeRetryInterval?: number
+  /** When no copy of a changed session can be stored: `'continue'` (log, count, answer normally; the default) or `'fail'` (503). */
+  storeFailurePolicy?: 'continue' | 'fail'
 }
 
 /**

@@ -1,40 +1,134 @@
 import { randomInt } from 'node:crypto'
 import type { NodeSpec } from '../types.js'
-import { NodeClient } from '../memcached/node-client.js'
+import { type HealthListener, NodeClient } from '../memcached/node-client.js'
+
+/** Node ids removed by setNodes() that sessions may still name; bounded. */
+const MAX_RETIRED = 256
+
+export interface RingSettings {
+  operationTimeout: number
+  /** Milliseconds between two probes of a down node. */
+  nodeRetryInterval: number
+  failoverNodes: readonly string[]
+  onHealthChange: HealthListener
+}
 
 /**
- * The configured memcached nodes, in order. A session's primary node is named
- * in its id; its backup node is the next node in the configured order,
- * wrapping around. With a single node there is no backup.
+ * The configured memcached nodes, in order, with their health.
+ *
+ * - A new session's primary is a random available regular node; failover
+ *   nodes are used only when no regular node is available.
+ * - A session's backup is the next available node after its primary in the
+ *   configured order, wrapping around (failover nodes last).
+ * - A session whose primary is down or removed moves to its relocation
+ *   target: the node that would hold its backup. Every process that sees the
+ *   same node states picks the same target, so concurrent requests converge.
  */
 export class NodeRing {
-  readonly nodes: readonly NodeClient[]
-  readonly ids: ReadonlySet<string>
-  readonly #byId: Map<string, NodeClient>
+  #nodes: NodeClient[] = []
+  #byId = new Map<string, NodeClient>()
+  #failover = new Set<string>()
+  readonly #retired = new Set<string>()
+  readonly #settings: RingSettings
+  readonly #probeTimer: NodeJS.Timeout
+  #probing = false
 
-  constructor (specs: readonly NodeSpec[], operationTimeout: number) {
-    this.nodes = specs.map((spec) => new NodeClient(spec, operationTimeout))
-    this.#byId = new Map(this.nodes.map((node) => [node.id, node]))
-    this.ids = new Set(this.#byId.keys())
+  constructor (specs: readonly NodeSpec[], settings: RingSettings) {
+    this.#settings = settings
+    this.setNodes(specs, settings.failoverNodes)
+    this.#probeTimer = setInterval(() => { this.#probeDownNodes().catch(() => {}) }, settings.nodeRetryInterval)
+    this.#probeTimer.unref()
+  }
+
+  get nodes (): readonly NodeClient[] {
+    return this.#nodes
   }
 
   get (nodeId: string): NodeClient | undefined {
     return this.#byId.get(nodeId)
   }
 
-  /** The backup of the session whose primary is `nodeId`, or undefined when there is none. */
-  backupOf (nodeId: string): NodeClient | undefined {
-    const index = this.nodes.findIndex((node) => node.id === nodeId)
-    if (index === -1 || this.nodes.length < 2) return undefined
-    return this.nodes[(index + 1) % this.nodes.length]
+  /** Ids a session id may name: configured nodes and recently removed ones. */
+  knows (nodeId: string): boolean {
+    return this.#byId.has(nodeId) || this.#retired.has(nodeId)
   }
 
-  /** A random primary for a new session. */
-  pickPrimary (): NodeClient {
-    return this.nodes[randomInt(this.nodes.length)] as NodeClient
+  isFailoverNode (nodeId: string): boolean {
+    return this.#failover.has(nodeId)
+  }
+
+  isAvailable (nodeId: string): boolean {
+    return this.#byId.get(nodeId)?.isUp === true
+  }
+
+  /** A random available primary for a new session, or undefined when every node is down. */
+  pickPrimary (): NodeClient | undefined {
+    const up = this.#nodes.filter((node) => node.isUp)
+    const regular = up.filter((node) => !this.#failover.has(node.id))
+    const pool = regular.length > 0 ? regular : up
+    return pool.length === 0 ? undefined : pool[randomInt(pool.length)]
+  }
+
+  /** The available nodes after `nodeId`, in order: regular nodes first, then failover nodes. */
+  successors (nodeId: string): NodeClient[] {
+    const index = this.#nodes.findIndex((node) => node.id === nodeId)
+    const ordered = index === -1
+      ? [...this.#nodes]
+      : [...this.#nodes.slice(index + 1), ...this.#nodes.slice(0, index)]
+    const up = ordered.filter((node) => node.isUp && node.id !== nodeId)
+    return [...up.filter((node) => !this.#failover.has(node.id)), ...up.filter((node) => this.#failover.has(node.id))]
+  }
+
+  /** Where the backup of a session on `nodeId` goes now, or undefined when there is none. */
+  backupOf (nodeId: string): NodeClient | undefined {
+    return this.successors(nodeId)[0]
+  }
+
+  /** Where a session whose primary `nodeId` is down or removed moves to. */
+  relocationTarget (nodeId: string): NodeClient | undefined {
+    return this.successors(nodeId)[0]
+  }
+
+  /**
+   * Replaces the node list. Nodes whose id and address are unchanged keep
+   * their client and health; removed nodes are closed and their ids kept, so
+   * that their sessions can be relocated from their backups.
+   */
+  setNodes (specs: readonly NodeSpec[], failoverNodes: readonly string[]): void {
+    const next = specs.map((spec) => {
+      const existing = this.#byId.get(spec.id)
+      if (existing !== undefined && existing.address === `${spec.host}:${spec.port}`) return existing
+      return new NodeClient(spec, this.#settings.operationTimeout, this.#settings.onHealthChange)
+    })
+    const kept = new Set(next)
+    for (const node of this.#nodes) {
+      if (kept.has(node)) continue
+      node.close()
+      if (!specs.some((spec) => spec.id === node.id)) this.#retire(node.id)
+    }
+    this.#nodes = next
+    this.#byId = new Map(next.map((node) => [node.id, node]))
+    this.#failover = new Set(failoverNodes)
+    for (const id of this.#byId.keys()) this.#retired.delete(id)
   }
 
   close (): void {
-    for (const node of this.nodes) node.close()
+    clearInterval(this.#probeTimer)
+    for (const node of this.#nodes) node.close()
+  }
+
+  #retire (nodeId: string): void {
+    this.#retired.add(nodeId)
+    if (this.#retired.size > MAX_RETIRED) this.#retired.delete(this.#retired.values().next().value as string)
+  }
+
+  async #probeDownNodes (): Promise<void> {
+    if (this.#probing) return
+    this.#probing = true
+    try {
+      await Promise.all(this.#nodes.filter((node) => !node.isUp).map((node) => node.probe()))
+    } finally {
+      this.#probing = false
+    }
   }
 }

@@ -1,6 +1,6 @@
 import Memcached from 'memcached'
 import type { NodeSpec } from '../types.js'
-import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'
+import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_DOWN, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'
 
 /** Last line of defence: only keys of this alphabet and length ever reach the client. */
 const SAFE_KEY = /^[A-Za-z0-9_.:-]{1,250}$/
@@ -17,6 +17,18 @@ export interface NodeOperationCounts {
 }
 
 type Operation = keyof Omit<NodeOperationCounts, 'errors' | 'timeouts'>
+
+/** The key a probe reads; any answer, hit or miss, means the node is back. */
+const PROBE_KEY = 'msm:probe'
+
+export interface NodeHealth {
+  state: 'up' | 'down'
+  /** When the node entered its state, ms since the epoch. */
+  since: number
+  lastError: string | null
+}
+
+export type HealthListener = (node: NodeClient, previous: NodeHealth) => void
 
 /**
  * `memcached` client options chosen around its measured traps
@@ -55,6 +67,11 @@ export function clientOptions (operationTimeout: number): Memcached.options {
  * One memcached node. Every operation settles exactly once: with the server's
  * answer, or with FST_MSM_OPERATION_TIMEOUT after `operationTimeout` ms,
  * because the client never calls back for requests to a dead or hung server.
+ *
+ * This class, not the `memcached` client, is the source of truth for the
+ * node's health: an operation that errors or times out marks the node down at
+ * once, and while it is down every operation fails immediately with
+ * FST_MSM_NODE_DOWN, so no request waits on it. probe() brings it back.
  */
 export class NodeClient {
   readonly id: string
@@ -62,13 +79,50 @@ export class NodeClient {
   readonly counts: NodeOperationCounts = { get: 0, set: 0, add: 0, touch: 0, delete: 0, errors: 0, timeouts: 0 }
   readonly #client: Memcached
   readonly #timeout: number
+  readonly #onHealthChange: HealthListener
+  #health: NodeHealth = { state: 'up', since: Date.now(), lastError: null }
   #closed = false
 
-  constructor (spec: NodeSpec, operationTimeout: number) {
+  constructor (spec: NodeSpec, operationTimeout: number, onHealthChange: HealthListener = () => {}) {
     this.id = spec.id
     this.address = `${spec.host}:${spec.port}`
     this.#timeout = operationTimeout
+    this.#onHealthChange = onHealthChange
     this.#client = new Memcached(this.address, clientOptions(operationTimeout))
+  }
+
+  get health (): Readonly<NodeHealth> {
+    return this.#health
+  }
+
+  get isUp (): boolean {
+    return this.#health.state === 'up'
+  }
+
+  /** Asks a down node whether it answers again; marks it up if it does. */
+  async probe (): Promise<boolean> {
+    try {
+      await this.#send('get', PROBE_KEY, (done) => this.#client.get(PROBE_KEY, done))
+    } catch {
+      return false
+    }
+    this.#setHealth({ state: 'up', since: Date.now(), lastError: this.#health.lastError })
+    return true
+  }
+
+  #markDown (error: Error): void {
+    if (this.#health.state === 'down') {
+      this.#health.lastError = error.message
+      return
+    }
+    this.#setHealth({ state: 'down', since: Date.now(), lastError: error.message })
+  }
+
+  #setHealth (next: NodeHealth): void {
+    const previous = this.#health
+    if (previous.state === next.state) return
+    this.#health = next
+    this.#onHealthChange(this, previous)
   }
 
   /** Resolves with the stored value, or undefined on a miss. */
@@ -108,6 +162,14 @@ export class NodeClient {
   }
 
   #run (operation: Operation, key: string, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
+    if (this.#health.state === 'down') return Promise.reject(new FST_MSM_NODE_DOWN(this.id))
+    return this.#send(operation, key, invoke).catch((error: Error) => {
+      if (isNodeFailure(error)) this.#markDown(error)
+      throw error
+    })
+  }
+
+  #send (operation: Operation, key: string, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
     if (!SAFE_KEY.test(key)) return Promise.reject(new TypeError('fastify-msm refused an unsafe memcached key'))
     if (this.#closed) return Promise.reject(new FST_MSM_CLIENT_CLOSED(this.id))
     this.counts[operation]++
@@ -139,6 +201,11 @@ export class NodeClient {
       }
     })
   }
+}
+
+function isNodeFailure (error: Error): boolean {
+  const code = (error as { code?: string }).code
+  return code === 'FST_MSM_OPERATION_TIMEOUT' || code === 'FST_MSM_NODE_ERROR'
 }
 
 function isNotStored (error: unknown): boolean {

@@ -27,13 +27,13 @@ export function formatSessionId (random: string, nodeId: string): string {
 
 /**
  * Parses an untrusted value strictly. Returns null for anything that is not an
- * id this plugin could have issued for one of `knownNodeIds`.
+ * id this plugin could have issued for a node that `isKnownNode` accepts.
  */
-export function parseSessionId (value: unknown, knownNodeIds: ReadonlySet<string>): ParsedSessionId | null {
+export function parseSessionId (value: unknown, isKnownNode: (nodeId: string) => boolean): ParsedSessionId | null {
   if (typeof value !== 'string' || value.length > MAX_SESSION_ID_LENGTH) return null
   const match = ID_PATTERN.exec(value)
   if (match === null) return null
   const nodeId = match[2] as string
-  if (!knownNodeIds.has(nodeId)) return null
+  if (!isKnownNode(nodeId)) return null
   return { id: value, random: match[1] as string, nodeId }
 }

@@ -4,7 +4,8 @@ import type { MsmConfig } from '../options.js'
 import type { MsmCounters } from '../stats.js'
 import type { SessionStore } from '../store/session-store.js'
 import type { DecodedSession } from '../serialization/session-codec.js'
-import { FST_MSM_LOCK_TIMEOUT, FST_MSM_SESSION_TOO_LARGE } from '../errors.js'
+import { FST_MSM_LOCK_TIMEOUT, FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILABLE } from '../errors.js'
+import type { Location, ReadOutcome, SessionLocator } from '../cluster/session-locator.js'
 import type { LockPolicy } from '../locking/lock-policy.js'
 import type { SessionLocks } from '../locking/session-lock.js'
 import { assertStorable } from '../serialization/attribute-value.js'
@@ -39,6 +40,7 @@ export class SessionManager implements SessionHost {
   readonly #log: FastifyBaseLogger
   readonly #lockPolicy: LockPolicy
   readonly #locks: SessionLocks
+  readonly #locator: SessionLocator
   readonly #hashId = createIdHasher()
   readonly #lastTouch = new BoundedLru<string, number>(TOUCH_MEMORY)
   readonly #ignoredByOption = disabledSession('the request matches the "ignore" option')
@@ -52,6 +54,7 @@ export class SessionManager implements SessionHost {
     log: FastifyBaseLogger
     lockPolicy: LockPolicy
     locks: SessionLocks
+    locator: SessionLocator
   }) {
     this.#config = parts.config
     this.#store = parts.store
@@ -60,11 +63,19 @@ export class SessionManager implements SessionHost {
     this.#log = parts.log
     this.#lockPolicy = parts.lockPolicy
     this.#locks = parts.locks
+    this.#locator = parts.locator
   }
 
+  /**
+   * A new session goes to an available node. With every node down it still
+   * gets an id, but its write fails and no cookie is sent, so clients do not
+   * collect ids while memcached is away.
+   */
   newId (): { id: string, nodeId: string } {
-    const node = this.#store.ring.pickPrimary()
-    return { id: formatSessionId(generateRandomPart(), node.id), nodeId: node.id }
+    const ring = this.#store.ring
+    const node = ring.pickPrimary() ?? ring.nodes[0]
+    const nodeId = (node as { id: string }).id
+    return { id: formatSessionId(generateRandomPart(), nodeId), nodeId }
   }
 
   async remove (id: string, nodeId: string): Promise<void> {
@@ -94,8 +105,7 @@ export class SessionManager implements SessionHost {
       this.#counters.requestsWithoutSession++
       return
     }
-    if (this.#lockPolicy.shouldLock(request)) await this.#lock(state, cookie.parsed, request, reply)
-    await this.#load(state, cookie, request)
+    await this.#open(state, cookie, request, reply)
   }
 
   /**
@@ -119,20 +129,41 @@ export class SessionManager implements SessionHost {
     return payload
   }
 
-  async #lock (state: SessionState, parsed: ParsedSessionId, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const outcome = await this.#locks.acquire(parsed.id, parsed.nodeId)
+  /**
+   * Locates the session, takes its lock where it will be written, and reads it.
+   * When the primary fails during the read it is marked down, and the session
+   * is located again: on its relocation target, under its new id and lock.
+   */
+  async #open (state: SessionState, cookie: CookieRead, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const parsed = cookie.parsed as ParsedSessionId
+    const wantLock = this.#lockPolicy.shouldLock(request)
+    let outcome: ReadOutcome | null = null
+    for (let attempt = 0; attempt < 2 && (outcome === null || outcome.status === 'primary-failed'); attempt++) {
+      const location = this.#locator.locate(parsed)
+      if (location === null) {
+        outcome = { status: 'unavailable', error: new Error('no memcached node is available') }
+        break
+      }
+      if (wantLock && state.lease === null) await this.#lock(state, location, request, reply)
+      outcome = await this.#locator.read(location)
+    }
+    await this.#apply(state, cookie, outcome as ReadOutcome, request)
+  }
+
+  async #lock (state: SessionState, location: Location, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const outcome = await this.#locks.acquire(location.id, location.nodeId)
     if (outcome.status === 'acquired') {
       state.lease = outcome.lease
       return
     }
     if (outcome.status === 'unavailable') {
       this.#counters.lockProceeded++
-      request.log.warn({ session: this.#hashId(parsed.id), err: outcome.error }, 'fastify-msm: could not take the session lock; going on without it')
+      request.log.warn({ session: this.#hashId(location.id), err: outcome.error }, 'fastify-msm: could not take the session lock; going on without it')
       return
     }
     if (this.#config.lockTimeoutPolicy === 'proceed') {
       this.#counters.lockProceeded++
-      request.log.warn({ session: this.#hashId(parsed.id), waitedMs: outcome.waitedMs }, 'fastify-msm: session lock timed out; going on without it (lockTimeoutPolicy proceed)')
+      request.log.warn({ session: this.#hashId(location.id), waitedMs: outcome.waitedMs }, 'fastify-msm: session lock timed out; going on without it (lockTimeoutPolicy proceed)')
       return
     }
     // Nothing of this session may be written by a request that did not get its lock
@@ -160,41 +191,58 @@ export class SessionManager implements SessionHost {
       value = unsigned.valid ? unsigned.value : null
       renew = unsigned.renew
     }
-    const parsed = parseSessionId(value, this.#store.ring.ids)
+    const parsed = parseSessionId(value, (nodeId) => this.#store.ring.knows(nodeId))
     if (parsed === null) this.#counters.invalidCookies++
     return { parsed, present: true, renew }
   }
 
-  async #load (state: SessionState, cookie: CookieRead, request: FastifyRequest): Promise<void> {
-    const { id, nodeId } = cookie.parsed as ParsedSessionId
-    const result = await this.#store.load(id, nodeId)
-    switch (result.status) {
+  async #apply (state: SessionState, cookie: CookieRead, outcome: ReadOutcome, request: FastifyRequest): Promise<void> {
+    const parsed = cookie.parsed as ParsedSessionId
+    switch (outcome.status) {
       case 'found':
-        if (this.#isPastIdleLimit(result.session, Date.now())) {
+        if (this.#isPastIdleLimit(outcome.session, Date.now())) {
           this.#counters.expired++
-          await this.remove(id, nodeId)
+          await this.remove(outcome.location.id, outcome.location.nodeId)
           break
         }
-        this.#adopt(state, result.session, nodeId)
-        state.sendCookie = cookie.renew
+        this.#adopt(state, outcome.session, outcome.location.id, outcome.location.nodeId)
+        state.sendCookie = cookie.renew || outcome.location.movedFrom !== null
+        this.#noteRecovery(state, outcome, request)
         this.#counters.loaded++
-        if (result.fromBackup) this.#counters.loadedFromBackup++
         this.#counters.requestsWithSession++
         return
+      case 'missing':
+        break
       case 'corrupt':
         this.#counters.deserializationFailures++
-        request.log.warn({ session: this.#hashId(id), reason: result.reason }, 'fastify-msm: stored session is unreadable; starting a new one')
+        request.log.warn({ session: this.#hashId(parsed.id), reason: outcome.reason }, 'fastify-msm: stored session is unreadable; starting a new one')
         break
-      case 'unavailable':
+      default:
         this.#counters.loadFailures++
-        request.log.error({ session: this.#hashId(id), err: result.error }, 'fastify-msm: could not load the session; it will not be overwritten by this request')
-        state.id = id
-        state.nodeId = nodeId
+        request.log.error({ session: this.#hashId(parsed.id), err: outcome.error }, 'fastify-msm: could not load the session; it will not be overwritten by this request')
+        state.id = parsed.id
+        state.nodeId = parsed.nodeId
         state.isNew = false
         state.unavailable = true
-        break
     }
     this.#counters.requestsWithoutSession++
+  }
+
+  /** A session read from a backup copy is written back at once, under its (new) id. */
+  #noteRecovery (state: SessionState, outcome: ReadOutcome & { status: 'found' }, request: FastifyRequest): void {
+    if (outcome.how === 'primary') return
+    this.#counters.loadedFromBackup++
+    state.forceWrite = true
+    const session = this.#hashId(outcome.location.id)
+    if (outcome.how === 'restored') {
+      this.#counters.restored++
+      request.log.warn({ session, node: outcome.location.nodeId }, 'fastify-msm: session missing on its primary node; restored from the backup')
+      return
+    }
+    const from = outcome.location.movedFrom as ParsedSessionId
+    this.#counters.relocated++
+    state.relocatedFrom = { id: from.id, backupNode: outcome.backupNode }
+    request.log.warn({ session, from: this.#hashId(from.id), fromNode: from.nodeId, toNode: outcome.location.nodeId }, 'fastify-msm: session relocated from its backup to a new id')
   }
 
   /**
@@ -206,8 +254,8 @@ export class SessionManager implements SessionHost {
     return now - session.meta.lastAccessedAt > 2 * this.#config.maxInactiveInterval * 1000
   }
 
-  #adopt (state: SessionState, session: DecodedSession, nodeId: string): void {
-    state.id = session.meta.id
+  #adopt (state: SessionState, session: DecodedSession, id: string, nodeId: string): void {
+    state.id = id
     state.nodeId = nodeId
     state.isNew = false
     state.attributes = session.attributes
@@ -225,6 +273,7 @@ export class SessionManager implements SessionHost {
       if (state.mayHaveChanged) {
         this.#counters.saveFailures++
         request.log.warn({ session: this.#hashId(state.id) }, 'fastify-msm: changes not saved because the session could not be loaded')
+        this.#storeFailed()
       }
       return
     }
@@ -265,12 +314,21 @@ export class SessionManager implements SessionHost {
       throw new FST_MSM_SESSION_TOO_LARGE(value.length, this.#config.maxSessionSize)
     }
     try {
-      await this.#store.save(id, state.nodeId as string, value, this.#config.maxInactiveInterval)
+      const stored = await this.#store.save(id, state.nodeId as string, value, this.#config.maxInactiveInterval)
+      if (!stored.primary) {
+        this.#counters.savedToBackupOnly++
+        request.log.warn({ session: this.#hashId(id), node: state.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')
+      }
     } catch (error) {
       this.#counters.saveFailures++
       state.sendCookie = false
       request.log.error({ session: this.#hashId(id), err: error }, 'fastify-msm: could not save the session')
+      this.#storeFailed()
       return false
+    }
+    if (state.relocatedFrom?.backupNode != null) {
+      await this.#store.deleteBackupCopy(state.relocatedFrom.id, state.relocatedFrom.backupNode)
+      state.relocatedFrom = null
     }
     this.#counters.saved++
     state.modified = true
@@ -279,6 +337,11 @@ export class SessionManager implements SessionHost {
     this.#lastTouch.delete(id)
     state.lastAccessedAt = now
     return true
+  }
+
+  /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */
+  #storeFailed (): void {
+    if (this.#config.storeFailurePolicy === 'fail') throw new FST_MSM_STORE_UNAVAILABLE()
   }
 
   /**

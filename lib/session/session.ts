@@ -1,6 +1,7 @@
 import type { SessionData, SessionKey, SessionValue, SessionValueOf } from '../types.js'
 import type { Attributes } from '../serialization/session-codec.js'
 import type { Lease } from '../locking/session-lock.js'
+import type { NodeClient } from '../memcached/node-client.js'
 import { assertStorable } from '../serialization/attribute-value.js'
 import { FST_MSM_SESSION_DISABLED } from '../errors.js'
 
@@ -44,6 +45,8 @@ export interface SessionState {
   lease: Lease | null
   /** The stored session was written, regenerated or destroyed (what 'auto' locking learns from). */
   modified: boolean
+  /** The old id and backup copy of a relocated session, removed once the new id is written. */
+  relocatedFrom: { id: string, backupNode: NodeClient | null } | null
 }
 
 export function createState (host: SessionHost, now: number): SessionState {
@@ -65,7 +68,8 @@ export function createState (host: SessionHost, now: number): SessionState {
     unavailable: false,
     finished: false,
     lease: null,
-    modified: false
+    modified: false,
+    relocatedFrom: null
   }
 }
 

@@ -2,17 +2,25 @@ import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
 import type { MsmCounters } from '../stats.js'
 import { KeyScheme, memcachedLifetime } from '../memcached/keys.js'
-import { type DecodedSession, SessionCodec } from '../serialization/session-codec.js'
+import { type DecodeResult, SessionCodec } from '../serialization/session-codec.js'
 
-export type LoadResult =
-  | { status: 'found', session: DecodedSession, fromBackup: boolean }
-  | { status: 'missing' }
-  | { status: 'corrupt', reason: string }
-  | { status: 'unavailable', error: Error }
+/** What one read of one key returned. */
+export type ReadResult =
+  | { status: 'value', raw: unknown }
+  | { status: 'miss' }
+  | { status: 'failed', error: Error }
 
-export interface StoreLogger {
-  warn (details: object, message: string): void
-  error (details: object, message: string): void
+export interface BackupCopy {
+  raw: unknown
+  /** The node that held the `bak:` copy. */
+  node: NodeClient
+}
+
+/** Which copies a save stored. */
+export interface SaveResult {
+  primary: boolean
+  /** false when the backup write failed, or when there was no node for it. */
+  backup: boolean
 }
 
 /**
@@ -31,50 +39,64 @@ export class SessionStore {
     this.keys = new KeyScheme(prefix)
   }
 
-  /** Reads from the primary; reads the backup only when the primary fails. */
-  async load (sessionId: string, nodeId: string): Promise<LoadResult> {
-    const primary = this.ring.get(nodeId) as NodeClient
-    let raw: unknown
-    let fromBackup = false
+  /** Reads the session from its primary node. */
+  async readPrimary (sessionId: string, nodeId: string): Promise<ReadResult> {
+    const node = this.ring.get(nodeId)
+    if (node === undefined) return { status: 'miss' }
     try {
-      raw = await primary.get(this.keys.primary(sessionId))
-    } catch (primaryError) {
-      const backup = this.ring.backupOf(nodeId)
-      if (backup === undefined) return { status: 'unavailable', error: primaryError as Error }
-      try {
-        raw = await backup.get(this.keys.backup(sessionId))
-        fromBackup = true
-      } catch {
-        return { status: 'unavailable', error: primaryError as Error }
-      }
+      const raw = await node.get(this.keys.primary(sessionId))
+      return raw === undefined ? { status: 'miss' } : { status: 'value', raw }
+    } catch (error) {
+      return { status: 'failed', error: error as Error }
     }
-    if (raw === undefined) return { status: 'missing' }
-    const decoded = this.codec.decodeValue(raw)
-    if (!decoded.ok) return { status: 'corrupt', reason: decoded.reason }
-    if (decoded.session.meta.id !== sessionId) return { status: 'corrupt', reason: 'the stored id differs from the key' }
-    return { status: 'found', session: decoded.session, fromBackup }
   }
 
   /**
-   * Writes the primary and the backup in parallel. Resolves once the primary
-   * confirmed; a failed backup write is counted, not thrown.
+   * Looks for the `bak:` copy on the available nodes after the primary, in
+   * order. The first one holds it unless it moved while a node was down;
+   * `everywhere` also asks the others (one get each), which is worth it when
+   * the primary is gone, not for every miss.
    */
-  async save (sessionId: string, nodeId: string, value: string, lifetimeSeconds: number): Promise<void> {
-    const lifetime = memcachedLifetime(lifetimeSeconds)
-    const primary = this.ring.get(nodeId) as NodeClient
-    const backup = this.ring.backupOf(nodeId)
-    const backupWrite = backup === undefined
-      ? Promise.resolve(true)
-      : backup.set(this.keys.backup(sessionId), value, lifetime).then(() => true, () => false)
-    const [primaryResult, backupStored] = await Promise.allSettled([
-      primary.set(this.keys.primary(sessionId), value, lifetime),
-      backupWrite
-    ])
-    if (backup !== undefined) {
-      if (backupStored.status === 'fulfilled' && backupStored.value) this.counters.backupWrites++
-      else this.counters.backupFailures++
+  async findBackup (sessionId: string, nodeId: string, everywhere: boolean): Promise<BackupCopy | undefined> {
+    const key = this.keys.backup(sessionId)
+    const candidates = this.ring.successors(nodeId)
+    for (const node of everywhere ? candidates : candidates.slice(0, 1)) {
+      try {
+        const raw = await node.get(key)
+        if (raw !== undefined) return { raw, node }
+      } catch {
+        // a failing node is marked down; try the next one
+      }
     }
-    if (primaryResult.status === 'rejected') throw primaryResult.reason
+    return undefined
+  }
+
+  /** Decodes a stored value, which must belong to `sessionId`. */
+  decode (raw: unknown, sessionId: string): DecodeResult {
+    const decoded = this.codec.decodeValue(raw)
+    if (decoded.ok && decoded.session.meta.id !== sessionId) return { ok: false, reason: 'the stored id differs from the key' }
+    return decoded
+  }
+
+  /**
+   * Writes the primary and the backup in parallel, the backup on the next
+   * available node. Resolves with what was stored; rejects only when neither
+   * copy was stored, because one copy is enough to find the session again.
+   */
+  async save (sessionId: string, nodeId: string, value: string, lifetimeSeconds: number): Promise<SaveResult> {
+    const lifetime = memcachedLifetime(lifetimeSeconds)
+    const backup = this.ring.backupOf(nodeId)
+    const primary = this.ring.get(nodeId)
+    const [primaryResult, backupResult] = await Promise.allSettled([
+      primary === undefined ? Promise.reject(new Error(`node ${nodeId} is not configured`)) : primary.set(this.keys.primary(sessionId), value, lifetime),
+      backup === undefined ? Promise.reject(new Error('no node for the backup')) : backup.set(this.keys.backup(sessionId), value, lifetime)
+    ])
+    const result = { primary: primaryResult.status === 'fulfilled', backup: backupResult.status === 'fulfilled' }
+    if (result.backup) this.counters.backupWrites++
+    else if (backup === undefined) this.counters.backupSkipped++
+    else this.counters.backupFailures++
+    if (!result.primary && !result.backup) throw (primaryResult as PromiseRejectedResult).reason
+    return result
   }
 
   /** Extends the lifetime of both copies. Resolves true when the primary still held it. */
@@ -91,11 +113,17 @@ export class SessionStore {
   /** Deletes both copies; a node that fails is reported after both were tried. */
   async delete (sessionId: string, nodeId: string): Promise<void> {
     const backup = this.ring.backupOf(nodeId)
+    const primary = this.ring.get(nodeId)
     const results = await Promise.allSettled([
-      (this.ring.get(nodeId) as NodeClient).delete(this.keys.primary(sessionId)),
+      primary?.delete(this.keys.primary(sessionId)),
       backup?.delete(this.keys.backup(sessionId))
     ])
     const failed = results.find((result) => result.status === 'rejected')
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+  }
+
+  /** Removes the backup copy a relocated session was read from. Never rejects. */
+  async deleteBackupCopy (sessionId: string, node: NodeClient): Promise<void> {
+    await node.delete(this.keys.backup(sessionId)).catch(() => {})
   }
 }

@@ -350,16 +350,21 @@ describe('hostile cookies', () => {
     assert.equal(result.body.isNew, true)
     assert.deepEqual(ops, { get: 0, set: 0, touch: 0, delete: 0, flush: 0 })
     const second = await delta(() => client.request('/read', { headers: { cookie: `sessionId=${random}-n1; sessionId=$'` } }))
-    assert.equal(second.ops.get, 1)
+    assert.equal(second.ops.get, 2, 'the primary, then the backup')
   })
 
-  test('a valid-looking id that is not stored costs one get and starts a fresh id on write', async () => {
-    const { client } = await startApp()
-    const unknown = '0123456789abcdef0123456789abcdef-n2'
+  test('a valid-looking id that is not stored costs two gets, then none for a while, and starts a fresh id on write', async () => {
+    const { app, client } = await startApp()
+    const unknown = 'fedcba9876543210fedcba9876543210-n2'
     const { result, ops } = await delta(() => client.request('/count', { headers: { cookie: `sessionId=${unknown}` } }))
     assert.equal(result.body.n, 1)
     assert.notEqual(result.body.id, unknown, 'an id the server did not issue is never adopted')
-    assert.deepEqual(ops, { get: 1, set: 2, touch: 0, delete: 0, flush: 0 })
+    assert.deepEqual(ops, { get: 2, set: 2, touch: 0, delete: 0, flush: 0 }, 'primary and backup looked up')
+    const repeated = await delta(async () => {
+      for (let i = 0; i < 10; i++) await client.request('/read', { headers: { cookie: `sessionId=${unknown}` } })
+    })
+    assert.equal(repeated.ops.get, 0, 'a recent miss is remembered')
+    assert.equal(app.msm.stats().recentMisses, 10)
   })
 })
 

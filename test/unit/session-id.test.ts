@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { formatSessionId, generateRandomPart, parseSessionId } from '../../lib/session/session-id.js'
 
-const known = new Set(['n1', 'node_2'])
+const nodeIds = new Set(['n1', 'node_2'])
+const known = (id: string): boolean => nodeIds.has(id)
 
 test('generated ids carry 128 random bits in hex and parse back', () => {
   const seen = new Set<string>()

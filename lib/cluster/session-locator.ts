@@ -1,0 +1,102 @@
+import type { NodeRing } from './node-ring.js'
+import type { NodeClient } from '../memcached/node-client.js'
+import type { MsmCounters } from '../stats.js'
+import type { DecodedSession } from '../serialization/session-codec.js'
+import type { SessionStore } from '../store/session-store.js'
+import { formatSessionId, type ParsedSessionId } from '../session/session-id.js'
+import { BoundedLru } from '../util/lru.js'
+
+/** Ids that missed on primary and backup, remembered briefly so that repeating them costs nothing. */
+const RECENT_MISSES = 10_000
+const RECENT_MISS_MS = 5000
+
+/** Where a session is read and written in this request. */
+export interface Location {
+  id: string
+  nodeId: string
+  /** Set when the session moves off its down or removed primary to a new id. */
+  movedFrom: ParsedSessionId | null
+}
+
+export type ReadOutcome =
+  | {
+    status: 'found'
+    session: DecodedSession
+    location: Location
+    /**
+     * primary: read where the location says; restored: the primary was empty,
+     * read from the backup; relocated: read from the old id's backup.
+     */
+    how: 'primary' | 'restored' | 'relocated'
+    /** The node whose `bak:` copy was read, for restored and relocated sessions. */
+    backupNode: NodeClient | null
+  }
+  | { status: 'missing' }
+  | { status: 'corrupt', reason: string }
+  | { status: 'unavailable', error: Error }
+  /** The primary failed during this read and is now marked down: locate again and relocate. */
+  | { status: 'primary-failed', error: Error }
+
+/**
+ * Finds a session among the nodes: on its primary; on its backup when the
+ * primary is up but lost it (memcached restarted); or, when the primary is
+ * down or removed, under a new id on the relocation target, from the backup.
+ */
+export class SessionLocator {
+  readonly #recentMisses = new BoundedLru<string, number>(RECENT_MISSES)
+
+  constructor (
+    private readonly store: SessionStore,
+    private readonly ring: NodeRing,
+    private readonly counters: MsmCounters
+  ) {}
+
+  /**
+   * The location of a session now. A session whose primary is down or removed
+   * keeps its random part and takes the relocation target's suffix, so every
+   * request and every server that sees the same node states moves it to the
+   * same new id: concurrent requests converge instead of diverging.
+   */
+  locate (parsed: ParsedSessionId): Location | null {
+    if (this.ring.isAvailable(parsed.nodeId)) return { id: parsed.id, nodeId: parsed.nodeId, movedFrom: null }
+    const target = this.ring.relocationTarget(parsed.nodeId)
+    if (target === undefined) return null
+    return { id: formatSessionId(parsed.random, target.id), nodeId: target.id, movedFrom: parsed }
+  }
+
+  async read (location: Location): Promise<ReadOutcome> {
+    const from = location.movedFrom ?? { id: location.id, nodeId: location.nodeId }
+    if (this.#missedRecently(from.id)) return { status: 'missing' }
+    const primary = await this.store.readPrimary(location.id, location.nodeId)
+    if (primary.status === 'value') return this.#decode(primary.raw, location, 'primary', null)
+    if (primary.status === 'failed') {
+      return location.movedFrom === null
+        ? { status: 'primary-failed', error: primary.error }
+        : { status: 'unavailable', error: primary.error }
+    }
+    const copy = await this.store.findBackup(from.id, from.nodeId, location.movedFrom !== null)
+    if (copy === undefined) {
+      this.#recentMisses.set(from.id, Date.now() + RECENT_MISS_MS)
+      return { status: 'missing' }
+    }
+    return this.#decode(copy.raw, location, location.movedFrom === null ? 'restored' : 'relocated', copy.node)
+  }
+
+  #decode (raw: unknown, location: Location, how: 'primary' | 'restored' | 'relocated', backupNode: NodeClient | null): ReadOutcome {
+    const storedId = how === 'relocated' ? (location.movedFrom as ParsedSessionId).id : location.id
+    const decoded = this.store.decode(raw, storedId)
+    if (!decoded.ok) return { status: 'corrupt', reason: decoded.reason }
+    return { status: 'found', session: decoded.session, location, how, backupNode }
+  }
+
+  #missedRecently (id: string): boolean {
+    const until = this.#recentMisses.get(id)
+    if (until === undefined) return false
+    if (until < Date.now()) {
+      this.#recentMisses.delete(id)
+      return false
+    }
+    this.counters.recentMisses++
+    return true
+  }
+}
