@@ -300,26 +300,20 @@ export class SessionManager implements SessionHost {
   }
 
   async #write (state: SessionState, attributesBytes: Buffer, request: FastifyRequest): Promise<boolean> {
-    const id = state.id as string
     const now = Date.now()
-    const value = this.#store.codec.encodeValue({
-      id,
-      createdAt: state.createdAt,
-      lastAccessedAt: now,
-      maxInactiveInterval: this.#config.maxInactiveInterval
-    }, attributesBytes)
-    if (value.length > this.#config.maxSessionSize) {
-      this.#counters.oversized++
-      state.sendCookie = false
-      throw new FST_MSM_SESSION_TOO_LARGE(value.length, this.#config.maxSessionSize)
-    }
-    try {
-      const stored = await this.#store.save(id, state.nodeId as string, value, this.#config.maxInactiveInterval)
-      if (!stored.primary) {
-        this.#counters.savedToBackupOnly++
-        request.log.warn({ session: this.#hashId(id), node: state.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')
+    let error = await this.#save(state, attributesBytes, now, request)
+    if (error !== null && state.isNew) {
+      // Its nodes failed during this request and are marked down now: a new
+      // session, whose id nobody knows yet, gets one more try on a node that is up
+      const retry = this.newId()
+      if (retry.nodeId !== state.nodeId) {
+        state.id = retry.id
+        state.nodeId = retry.nodeId
+        error = await this.#save(state, attributesBytes, now, request)
       }
-    } catch (error) {
+    }
+    const id = state.id as string
+    if (error !== null) {
       this.#counters.saveFailures++
       state.sendCookie = false
       request.log.error({ session: this.#hashId(id), err: error }, 'fastify-msm: could not save the session')
@@ -337,6 +331,32 @@ export class SessionManager implements SessionHost {
     this.#lastTouch.delete(id)
     state.lastAccessedAt = now
     return true
+  }
+
+  /** Encodes and stores the session; resolves with the error when no copy was stored. */
+  async #save (state: SessionState, attributesBytes: Buffer, now: number, request: FastifyRequest): Promise<Error | null> {
+    const id = state.id as string
+    const value = this.#store.codec.encodeValue({
+      id,
+      createdAt: state.createdAt,
+      lastAccessedAt: now,
+      maxInactiveInterval: this.#config.maxInactiveInterval
+    }, attributesBytes)
+    if (value.length > this.#config.maxSessionSize) {
+      this.#counters.oversized++
+      state.sendCookie = false
+      throw new FST_MSM_SESSION_TOO_LARGE(value.length, this.#config.maxSessionSize)
+    }
+    try {
+      const stored = await this.#store.save(id, state.nodeId as string, value, this.#config.maxInactiveInterval)
+      if (!stored.primary) {
+        this.#counters.savedToBackupOnly++
+        request.log.warn({ session: this.#hashId(id), node: state.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')
+      }
+      return null
+    } catch (error) {
+      return error as Error
+    }
   }
 
   /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */
