@@ -36,9 +36,9 @@ export type HealthListener = (node: NodeClient, previous: NodeHealth) => void
  * - a single server per client, so its hashing, failover and `remove` never act;
  * - pool pulls are retried briefly, so a cold burst never fails with
  *   "connection pool is full";
- * - `failures` is never exhausted, so the client never spawns `ping`;
- * - `retry: 0` keeps the client from refusing a node on its own: our timeouts
- *   and health tracking decide;
+ * - its issue log is replaced (see disableIssueLog), so it never marks a node
+ *   dead on its own and never spawns `ping`; `failures`, `retry` and
+ *   `failuresTimeout` are set defensively in case that changes;
  * - `failuresTimeout` is short because its timer is not unref'd and would hold
  *   the process open after `end()`.
  */
@@ -89,6 +89,7 @@ export class NodeClient {
     this.#timeout = operationTimeout
     this.#onHealthChange = onHealthChange
     this.#client = new Memcached(this.address, clientOptions(operationTimeout))
+    disableIssueLog(this.#client)
   }
 
   get health (): Readonly<NodeHealth> {
@@ -201,6 +202,18 @@ export class NodeClient {
       }
     })
   }
+}
+
+/**
+ * The client's own failure tracking (its IssueLog) marks servers dead, and a
+ * second failure while it is "locked" schedules a reconnect that spawns the
+ * system `ping`, whatever `failures` says: an uncaught ENOENT on machines
+ * without ping. This class tracks health itself, so each connection issue only
+ * closes the socket, as the client's own handler does first.
+ */
+function disableIssueLog (client: Memcached): void {
+  (client as unknown as { connectionIssue: (error: string, socket?: { end?: () => void }) => void }).connectionIssue =
+    (_error, socket) => { socket?.end?.() }
 }
 
 function isNodeFailure (error: Error): boolean {

@@ -12,6 +12,12 @@ async function main (): Promise<void> {
     client.cookies.clear()
     await client.get('/count')
   }
+  // Regression: concurrent failures on one server made the client schedule a
+  // reconnect that spawns `ping` after `reconnect` ms, an uncaught ENOENT here
+  const dead = await buildApp({ msm: { nodes: 'dead:127.0.0.1:1', operationTimeout: 300 } })
+  await Promise.all(Array.from({ length: 20 }, () => dead.inject({ url: '/count' })))
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  await dead.close()
   await app.close()
   process.stdout.write('closed\n')
 }
