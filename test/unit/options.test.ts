@@ -84,3 +84,26 @@ test('registering without @fastify/cookie fails clearly', async () => {
   app.register(msm, { nodes })
   await assert.rejects(async () => { await app.ready() }, /@fastify\/cookie/)
 })
+
+test('failover options are validated against the node list', () => {
+  const three = 'n1:127.0.0.1:1 n2:127.0.0.1:2 n3:127.0.0.1:3'
+  assert.deepEqual(normalizeOptions({ nodes: three, failoverNodes: 'n3' }).failoverNodes, ['n3'])
+  assert.deepEqual(normalizeOptions({ nodes: three, failoverNodes: ['n2', 'n3'] }).failoverNodes, ['n2', 'n3'])
+  assert.deepEqual(normalizeOptions({ nodes: three }).failoverNodes, [])
+  assert.equal(normalizeOptions({ nodes: three }).storeFailurePolicy, 'continue')
+  assert.equal(normalizeOptions({ nodes: three }).nodeRetryInterval, 1000)
+  const bad: Array<[object, RegExp]> = [
+    [{ failoverNodes: ['n9'] }, /"failoverNodes"/],
+    [{ failoverNodes: 'n1 n2 n3' }, /at least one regular node/],
+    [{ failoverNodes: [1] }, /"failoverNodes"/],
+    [{ nodeRetryInterval: 0 }, /"nodeRetryInterval"/],
+    [{ storeFailurePolicy: 'ignore' }, /"storeFailurePolicy"/]
+  ]
+  for (const [options, message] of bad) {
+    assert.throws(() => normalizeOptions({ nodes: three, ...options }), (error: Error & { code: string }) => {
+      assert.equal(error.code, 'FST_MSM_OPTION_INVALID')
+      assert.match(error.message, message)
+      return true
+    })
+  }
+})
