@@ -27,6 +27,11 @@ export interface MsmConfig {
   failoverNodes: string[]
   nodeRetryInterval: number
   storeFailurePolicy: 'continue' | 'fail'
+  sticky: boolean
+  route: string | null
+  localSessions: number
+  backupAsync: boolean
+  backupQueueSize: number
 }
 
 /** Defaults of every optional option; docs/options.md is checked against this table. */
@@ -47,14 +52,20 @@ export const DEFAULTS = Object.freeze({
   lockRetryMax: 200,
   failoverNodes: Object.freeze([] as string[]),
   nodeRetryInterval: 1000,
-  storeFailurePolicy: 'continue'
+  storeFailurePolicy: 'continue',
+  sticky: false,
+  route: null,
+  localSessions: 10_000,
+  backupAsync: 'sticky',
+  backupQueueSize: 10_000
 })
 
 const OPTION_KEYS = [
   'nodes', 'cookieName', 'cookie', 'maxInactiveInterval', 'touchInterval',
   'prefix', 'operationTimeout', 'ignore', 'maxSessionSize',
   'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax',
-  'failoverNodes', 'nodeRetryInterval', 'storeFailurePolicy'
+  'failoverNodes', 'nodeRetryInterval', 'storeFailurePolicy',
+  'sticky', 'route', 'localSessions', 'backupAsync', 'backupQueueSize'
 ] as const
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
 
@@ -95,7 +106,11 @@ export function normalizeOptions (options: unknown): MsmConfig {
     lockRetryMax: positiveInteger(options, 'lockRetryMax', DEFAULTS.lockRetryMax),
     failoverNodes: parseFailoverNodes(options.failoverNodes, nodes),
     nodeRetryInterval: positiveInteger(options, 'nodeRetryInterval', DEFAULTS.nodeRetryInterval),
-    storeFailurePolicy: oneOf(options, 'storeFailurePolicy', ['continue', 'fail'] as const, DEFAULTS.storeFailurePolicy)
+    storeFailurePolicy: oneOf(options, 'storeFailurePolicy', ['continue', 'fail'] as const, DEFAULTS.storeFailurePolicy),
+    ...stickyOptions(options)
+  }
+  if (config.sticky && config.lockingMode !== 'none') {
+    throw new FST_MSM_OPTION_INVALID('lockingMode', '"none" in sticky mode (a sticky session is served by one process; locking is for non-sticky sessions)', describe(options.lockingMode))
   }
   if (config.lockRetryMax < config.lockRetryMin) {
     throw new FST_MSM_OPTION_INVALID('lockRetryMax', `at least lockRetryMin (${config.lockRetryMin})`, String(config.lockRetryMax))
@@ -107,6 +122,23 @@ export function normalizeOptions (options: unknown): MsmConfig {
     throw new FST_MSM_OPTION_INVALID('maxSessionSize', `at most ${MAX_STORABLE_SIZE} (memcached stores items up to 1 MiB)`, String(config.maxSessionSize))
   }
   return config
+}
+
+function stickyOptions (options: Record<string, unknown>): Pick<MsmConfig, 'sticky' | 'route' | 'localSessions' | 'backupAsync' | 'backupQueueSize'> {
+  const sticky = boolean(options, 'sticky', DEFAULTS.sticky)
+  const route = options.route === undefined ? null : matching(options, 'route', NODE_ID, '1 to 32 characters from [A-Za-z0-9_]', '')
+  if (route !== null && !sticky) throw new FST_MSM_OPTION_INVALID('route', 'used with sticky: true only', JSON.stringify(route))
+  const backupAsync = boolean(options, 'backupAsync', sticky)
+  if (sticky && !backupAsync) {
+    throw new FST_MSM_OPTION_INVALID('backupAsync', 'true or absent in sticky mode (sticky sessions are always backed up after the response)', 'false')
+  }
+  return {
+    sticky,
+    route,
+    localSessions: positiveInteger(options, 'localSessions', DEFAULTS.localSessions),
+    backupAsync,
+    backupQueueSize: positiveInteger(options, 'backupQueueSize', DEFAULTS.backupQueueSize)
+  }
 }
 
 /** Validates `failoverNodes` against the node list: known ids, and not every node. */

@@ -9,6 +9,8 @@ import { SessionManager } from './session/session-manager.js'
 import { createCounters, type MsmStats, snapshot } from './stats.js'
 import { LockPolicy } from './locking/lock-policy.js'
 import { SessionLocks } from './locking/session-lock.js'
+import { LocalSessions } from './sticky/local-sessions.js'
+import { WriteQueue } from './sticky/write-queue.js'
 
 /** `app.msm`: management and monitoring. */
 export interface MsmDecorator {
@@ -60,6 +62,8 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     retryMin: config.lockRetryMin,
     retryMax: config.lockRetryMax
   }, counters)
+  const local = config.sticky ? new LocalSessions(config.localSessions) : null
+  const queue = config.backupAsync ? new WriteQueue(config.backupQueueSize, counters) : null
   const manager = new SessionManager({
     config,
     store,
@@ -68,7 +72,9 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     log: fastify.log,
     lockPolicy: new LockPolicy(config.lockingMode),
     locks,
-    locator: new SessionLocator(store, ring, counters)
+    locator: new SessionLocator(store, ring, counters),
+    local,
+    queue
   })
 
   fastify.decorateRequest('session', null as unknown as Session)
@@ -79,8 +85,13 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     failoverNodes = nextFailover
     fastify.log.warn({ nodes: specs.map((spec) => spec.id), failoverNodes }, 'fastify-msm: node list replaced')
   }
-  fastify.decorate('msm', { stats: () => snapshot(counters, ring), setNodes })
+  const stats = (): MsmStats => snapshot(counters, ring, { localSessions: local?.size ?? 0, backupQueue: queue?.size ?? 0 })
+  fastify.decorate('msm', { stats, setNodes })
   fastify.addHook('onRequest', manager.onRequest)
   fastify.addHook('onSend', manager.onSend)
-  fastify.addHook('onClose', async () => ring.close())
+  fastify.addHook('onClose', async () => {
+    // Queued backups are acknowledged sessions: write them before closing
+    await queue?.flush()
+    ring.close()
+  })
 }

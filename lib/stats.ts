@@ -54,6 +54,13 @@ export interface MsmCounters extends LockCounters {
   restored: number
   /** Lookups skipped because the id missed on both nodes moments ago. */
   recentMisses: number
+  /** Sticky mode: requests served from this process's sessions, without memcached. */
+  localHits: number
+  /** Sticky mode: sessions of another instance (another route) taken over. */
+  takeovers: number
+  /** Asynchronous writes and touches queued, and queued ones replaced by a newer one. */
+  backupsQueued: number
+  backupsCoalesced: number
   loadFailures: number
   saveFailures: number
   touchFailures: number
@@ -71,7 +78,15 @@ export interface NodeStats extends NodeOperationCounts {
   failover: boolean
 }
 
-export interface MsmStats extends MsmCounters {
+/** Current sizes, as opposed to counters. */
+export interface MsmGauges {
+  /** Sticky mode: sessions held in this process. */
+  localSessions: number
+  /** Asynchronous writes and touches waiting or running. */
+  backupQueue: number
+}
+
+export interface MsmStats extends MsmCounters, MsmGauges {
   nodes: NodeStats[]
 }
 
@@ -99,6 +114,10 @@ export function createCounters (): MsmCounters {
     relocated: 0,
     restored: 0,
     recentMisses: 0,
+    localHits: 0,
+    takeovers: 0,
+    backupsQueued: 0,
+    backupsCoalesced: 0,
     loadFailures: 0,
     saveFailures: 0,
     touchFailures: 0,
@@ -118,9 +137,10 @@ export function createCounters (): MsmCounters {
 }
 
 /** A plain, JSON-ready copy of the counters and of every node's operation counts. */
-export function snapshot (counters: MsmCounters, ring: NodeRing): MsmStats {
+export function snapshot (counters: MsmCounters, ring: NodeRing, gauges: MsmGauges): MsmStats {
   return {
     ...counters,
+    ...gauges,
     nodes: ring.nodes.map((node) => ({
       id: node.id,
       address: node.address,

@@ -95,6 +95,16 @@ export interface MsmOptions {
   nodeRetryInterval?: number
   /** When no copy of a changed session can be stored: `'continue'` (log, count, answer normally; the default) or `'fail'` (503). */
   storeFailurePolicy?: 'continue' | 'fail'
+  /** Sticky mode: sessions live in this process, memcached keeps a backup. Default false. */
+  sticky?: boolean
+  /** Sticky mode: this instance's route, appended to session ids (`<random>-n1.app1`). Default none. */
+  route?: string
+  /** Sticky mode: most sessions held in this process (least recently used are evicted). Default 10000. */
+  localSessions?: number
+  /** Write sessions to memcached after the response instead of before it. Default: false, and always true in sticky mode. */
+  backupAsync?: boolean
+  /** Most asynchronous writes waiting at once; a full queue makes responses wait. Default 10000. */
+  backupQueueSize?: number
 }
 
 /**

@@ -61,7 +61,7 @@ export class SessionLocator {
     if (this.ring.isAvailable(parsed.nodeId)) return { id: parsed.id, nodeId: parsed.nodeId, movedFrom: null }
     const target = this.ring.relocationTarget(parsed.nodeId)
     if (target === undefined) return null
-    return { id: formatSessionId(parsed.random, target.id), nodeId: target.id, movedFrom: parsed }
+    return { id: formatSessionId(parsed.random, target.id, parsed.route), nodeId: target.id, movedFrom: parsed }
   }
 
   async read (location: Location): Promise<ReadOutcome> {

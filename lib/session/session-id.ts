@@ -1,28 +1,31 @@
 import { randomBytes } from 'node:crypto'
 
 /**
- * A session id is `<random>-<nodeId>`: 32 lowercase hex characters (128 bits
- * from the CSPRNG), a dash, and the id of the session's primary memcached node.
- * Hex cannot contain the `-` separator, and the whole id matches a fixed safe
- * alphabet, so it can be used in memcached keys once parsed.
+ * A session id is `<random>-<nodeId>[.<route>]`: 32 lowercase hex characters
+ * (128 bits from the CSPRNG), a dash, the id of the session's primary memcached
+ * node and, in sticky mode, a dot and the app instance's route (Tomcat's
+ * jvmRoute). Hex cannot contain the separators, and the whole id matches a
+ * fixed safe alphabet, so it can be used in memcached keys once parsed.
  */
 const RANDOM_BYTES = 16
-const ID_PATTERN = /^([0-9a-f]{32})-(\w{1,32})$/
+const ID_PATTERN = /^([0-9a-f]{32})-(\w{1,32})(?:\.(\w{1,32}))?$/
 /** Longest id this module ever issues; anything longer is rejected unparsed. */
-export const MAX_SESSION_ID_LENGTH = 32 + 1 + 32
+export const MAX_SESSION_ID_LENGTH = 32 + 1 + 32 + 1 + 32
 
 export interface ParsedSessionId {
   id: string
   random: string
   nodeId: string
+  /** The app instance that created it, in sticky mode with a route. */
+  route: string | null
 }
 
 export function generateRandomPart (): string {
   return randomBytes(RANDOM_BYTES).toString('hex')
 }
 
-export function formatSessionId (random: string, nodeId: string): string {
-  return `${random}-${nodeId}`
+export function formatSessionId (random: string, nodeId: string, route: string | null = null): string {
+  return route === null ? `${random}-${nodeId}` : `${random}-${nodeId}.${route}`
 }
 
 /**
@@ -35,5 +38,5 @@ export function parseSessionId (value: unknown, isKnownNode: (nodeId: string) =>
   if (match === null) return null
   const nodeId = match[2] as string
   if (!isKnownNode(nodeId)) return null
-  return { id: value, random: match[1] as string, nodeId }
+  return { id: value, random: match[1] as string, nodeId, route: match[3] ?? null }
 }

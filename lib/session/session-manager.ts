@@ -8,6 +8,8 @@ import { FST_MSM_LOCK_TIMEOUT, FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILA
 import type { Location, ReadOutcome, SessionLocator } from '../cluster/session-locator.js'
 import type { LockPolicy } from '../locking/lock-policy.js'
 import type { SessionLocks } from '../locking/session-lock.js'
+import type { LocalEntry, LocalSessions } from '../sticky/local-sessions.js'
+import type { WriteQueue } from '../sticky/write-queue.js'
 import { assertStorable } from '../serialization/attribute-value.js'
 import { BoundedLru } from '../util/lru.js'
 import { createIdHasher } from './log-id.js'
@@ -41,6 +43,10 @@ export class SessionManager implements SessionHost {
   readonly #lockPolicy: LockPolicy
   readonly #locks: SessionLocks
   readonly #locator: SessionLocator
+  /** Sticky mode only. */
+  readonly #local: LocalSessions | null
+  /** backupAsync (always in sticky mode) only. */
+  readonly #queue: WriteQueue | null
   readonly #hashId = createIdHasher()
   readonly #lastTouch = new BoundedLru<string, number>(TOUCH_MEMORY)
   readonly #ignoredByOption = disabledSession('the request matches the "ignore" option')
@@ -55,6 +61,8 @@ export class SessionManager implements SessionHost {
     lockPolicy: LockPolicy
     locks: SessionLocks
     locator: SessionLocator
+    local: LocalSessions | null
+    queue: WriteQueue | null
   }) {
     this.#config = parts.config
     this.#store = parts.store
@@ -64,6 +72,8 @@ export class SessionManager implements SessionHost {
     this.#lockPolicy = parts.lockPolicy
     this.#locks = parts.locks
     this.#locator = parts.locator
+    this.#local = parts.local
+    this.#queue = parts.queue
   }
 
   /**
@@ -75,11 +85,12 @@ export class SessionManager implements SessionHost {
     const ring = this.#store.ring
     const node = ring.pickPrimary() ?? ring.nodes[0]
     const nodeId = (node as { id: string }).id
-    return { id: formatSessionId(generateRandomPart(), nodeId), nodeId }
+    return { id: formatSessionId(generateRandomPart(), nodeId, this.#config.route), nodeId }
   }
 
   async remove (id: string, nodeId: string): Promise<void> {
     this.#lastTouch.delete(id)
+    this.#local?.delete(id)
     try {
       await this.#store.delete(id, nodeId)
       this.#counters.deleted++
@@ -105,7 +116,81 @@ export class SessionManager implements SessionHost {
       this.#counters.requestsWithoutSession++
       return
     }
+    if (this.#local !== null && await this.#openLocal(state, cookie.parsed)) return
     await this.#open(state, cookie, request, reply)
+    if (this.#local !== null && state.id !== null && !state.isNew && !state.unavailable) this.#claim(state, cookie.parsed, request)
+  }
+
+  /**
+   * Sticky mode: serves the session from this process when it holds it, with
+   * no memcached operation. Resolves false when it does not.
+   */
+  async #openLocal (state: SessionState, parsed: ParsedSessionId): Promise<boolean> {
+    const local = this.#local as LocalSessions
+    const entry = local.get(parsed.id)
+    if (entry === undefined) return false
+    const now = Date.now()
+    if (now - entry.accessedAt > this.#config.maxInactiveInterval * 1000) {
+      this.#counters.expired++
+      await this.remove(parsed.id, entry.nodeId)
+      this.#counters.requestsWithoutSession++
+      return true
+    }
+    state.id = parsed.id
+    state.localId = parsed.id
+    state.nodeId = entry.nodeId
+    state.isNew = false
+    state.attributes = entry.attributes
+    state.createdAt = entry.createdAt
+    state.lastAccessedAt = entry.storedAt
+    state.loadedBytes = entry.storedBytes
+    entry.accessedAt = now
+    this.#counters.localHits++
+    this.#counters.requestsWithSession++
+    this.#moveOffUnfitNode(state, parsed)
+    return true
+  }
+
+  /**
+   * Sticky mode, a session loaded from memcached: one that another instance
+   * created (another route) means that instance is gone, so this one takes it
+   * over under its own route; and it leaves a down or failover node.
+   */
+  #claim (state: SessionState, parsed: ParsedSessionId, request: FastifyRequest): void {
+    const route = this.#config.route
+    if (parsed.route !== route) {
+      const old = { id: state.id as string, nodeId: state.nodeId as string }
+      state.id = formatSessionId(parsed.random, old.nodeId, route)
+      state.forceWrite = true
+      state.sendCookie = true
+      state.afterSave.push(() => this.#store.delete(old.id, old.nodeId).catch(() => {}))
+      this.#counters.takeovers++
+      request.log.warn({ session: this.#hashId(state.id), from: this.#hashId(old.id), fromRoute: parsed.route }, 'fastify-msm: took over a session of another instance')
+    }
+    this.#moveOffUnfitNode(state, parsed)
+  }
+
+  /**
+   * Sticky mode: a session whose node is down moves to its relocation target;
+   * one on a failover node moves to a regular node once one is up. The id
+   * keeps its random part and route, and the cookie is sent again.
+   */
+  #moveOffUnfitNode (state: SessionState, parsed: ParsedSessionId): void {
+    const ring = this.#store.ring
+    const nodeId = state.nodeId as string
+    let target: { id: string } | undefined
+    if (!ring.isAvailable(nodeId)) {
+      target = ring.relocationTarget(nodeId)
+    } else if (ring.isFailoverNode(nodeId)) {
+      const regular = ring.pickPrimary()
+      if (regular !== undefined && !ring.isFailoverNode(regular.id)) target = regular
+    }
+    if (target === undefined) return
+    state.id = formatSessionId(parsed.random, target.id, this.#config.route)
+    state.nodeId = target.id
+    state.forceWrite = true
+    state.sendCookie = true
+    this.#counters.relocated++
   }
 
   /**
@@ -241,7 +326,8 @@ export class SessionManager implements SessionHost {
     }
     const from = outcome.location.movedFrom as ParsedSessionId
     this.#counters.relocated++
-    state.relocatedFrom = { id: from.id, backupNode: outcome.backupNode }
+    const backupNode = outcome.backupNode
+    if (backupNode !== null) state.afterSave.push(() => this.#store.deleteBackupCopy(from.id, backupNode))
     request.log.warn({ session, from: this.#hashId(from.id), fromNode: from.nodeId, toNode: outcome.location.nodeId }, 'fastify-msm: session relocated from its backup to a new id')
   }
 
@@ -279,7 +365,9 @@ export class SessionManager implements SessionHost {
     }
     const bytes = this.#changedAttributes(state)
     let extended: boolean
-    if (bytes !== null) {
+    if (this.#queue !== null && state.lease === null) {
+      extended = await this.#finishAfterResponse(state, bytes, request)
+    } else if (bytes !== null) {
       extended = await this.#write(state, bytes, request)
     } else {
       this.#counters.skippedUnchanged++
@@ -320,10 +408,7 @@ export class SessionManager implements SessionHost {
       this.#storeFailed()
       return false
     }
-    if (state.relocatedFrom?.backupNode != null) {
-      await this.#store.deleteBackupCopy(state.relocatedFrom.id, state.relocatedFrom.backupNode)
-      state.relocatedFrom = null
-    }
+    await this.#runAfterSave(state.afterSave.splice(0))
     this.#counters.saved++
     state.modified = true
     if (state.isNew) this.#counters.created++
@@ -336,6 +421,99 @@ export class SessionManager implements SessionHost {
   /** Encodes and stores the session; resolves with the error when no copy was stored. */
   async #save (state: SessionState, attributesBytes: Buffer, now: number, request: FastifyRequest): Promise<Error | null> {
     const id = state.id as string
+    const value = this.#encode(state, id, attributesBytes, now)
+    try {
+      const stored = await this.#store.save(id, state.nodeId as string, value, this.#config.maxInactiveInterval)
+      if (!stored.primary) {
+        this.#counters.savedToBackupOnly++
+        request.log.warn({ session: this.#hashId(id), node: state.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')
+      }
+      return null
+    } catch (error) {
+      return error as Error
+    }
+  }
+
+  async #runAfterSave (cleanups: Array<() => Promise<void>>): Promise<void> {
+    for (const cleanup of cleanups) await cleanup()
+  }
+
+  /**
+   * backupAsync and sticky mode: the write or touch is queued and done after
+   * the response. The value is encoded now, so the size check still fails the
+   * request. A request holding a lock is written before, as its lock must not
+   * be released before its write. Resolves true when the lifetime is extended.
+   */
+  async #finishAfterResponse (state: SessionState, bytes: Buffer | null, request: FastifyRequest): Promise<boolean> {
+    const id = state.id as string
+    const nodeId = state.nodeId as string
+    const now = Date.now()
+    const entry = this.#keepLocally(state, bytes, now)
+    const refreshDue = now - state.lastAccessedAt >= this.#config.maxInactiveInterval * 1000
+    if (bytes !== null || refreshDue) {
+      const attributesBytes = bytes ?? state.loadedBytes as Buffer
+      const value = this.#encode(state, id, attributesBytes, now)
+      const isNew = state.isNew
+      const cleanups = state.afterSave.splice(0)
+      if (bytes === null) this.#counters.skippedUnchanged++
+      else state.modified = true
+      if (entry !== null) Object.assign(entry, { storedBytes: attributesBytes, storedAt: now, extendedAt: now })
+      this.#lastTouch.delete(id)
+      await (this.#queue as WriteQueue).enqueue(id, async () => {
+        const error = await this.#store.save(id, nodeId, value, this.#config.maxInactiveInterval).then(() => null, (failure: Error) => failure)
+        if (error !== null) {
+          this.#counters.saveFailures++
+          this.#log.error({ session: this.#hashId(id), err: error }, 'fastify-msm: asynchronous backup failed')
+          return
+        }
+        this.#counters.saved++
+        if (isNew) this.#counters.created++
+        if (bytes === null) this.#counters.refreshed++
+        await this.#runAfterSave(cleanups)
+      })
+      return true
+    }
+    this.#counters.skippedUnchanged++
+    const lastExtension = Math.max(state.lastAccessedAt, entry?.extendedAt ?? 0, this.#lastTouch.get(id) ?? 0)
+    if (now - lastExtension < this.#config.touchInterval * 1000 && !state.forceTouch) return false
+    if (entry !== null) entry.extendedAt = now
+    else this.#lastTouch.set(id, now)
+    await (this.#queue as WriteQueue).enqueue(id, async () => {
+      try {
+        await this.#store.touch(id, nodeId, this.#config.maxInactiveInterval)
+        this.#counters.touched++
+      } catch (error) {
+        this.#counters.touchFailures++
+        request.log.warn({ session: this.#hashId(id), err: error }, 'fastify-msm: could not extend the session lifetime')
+      }
+    })
+    return true
+  }
+
+  /** Sticky mode: records the session in this process's cache under its current id. */
+  #keepLocally (state: SessionState, bytes: Buffer | null, now: number): LocalEntry | null {
+    if (this.#local === null) return null
+    const id = state.id as string
+    if (state.localId !== null && state.localId !== id) this.#local.delete(state.localId)
+    const existing = state.localId === id ? this.#local.get(id) : undefined
+    const entry: LocalEntry = existing ?? {
+      nodeId: state.nodeId as string,
+      attributes: state.attributes,
+      createdAt: state.createdAt,
+      accessedAt: now,
+      storedBytes: state.loadedBytes ?? bytes as Buffer,
+      storedAt: state.lastAccessedAt,
+      extendedAt: state.lastAccessedAt
+    }
+    entry.attributes = state.attributes
+    entry.accessedAt = now
+    this.#local.set(id, entry)
+    state.localId = id
+    return entry
+  }
+
+  /** The stored value, refused with FST_MSM_SESSION_TOO_LARGE above maxSessionSize. */
+  #encode (state: SessionState, id: string, attributesBytes: Buffer, now: number): string {
     const value = this.#store.codec.encodeValue({
       id,
       createdAt: state.createdAt,
@@ -347,16 +525,7 @@ export class SessionManager implements SessionHost {
       state.sendCookie = false
       throw new FST_MSM_SESSION_TOO_LARGE(value.length, this.#config.maxSessionSize)
     }
-    try {
-      const stored = await this.#store.save(id, state.nodeId as string, value, this.#config.maxInactiveInterval)
-      if (!stored.primary) {
-        this.#counters.savedToBackupOnly++
-        request.log.warn({ session: this.#hashId(id), node: state.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')
-      }
-      return null
-    } catch (error) {
-      return error as Error
-    }
+    return value
   }
 
   /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */

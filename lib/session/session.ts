@@ -1,7 +1,6 @@
 import type { SessionData, SessionKey, SessionValue, SessionValueOf } from '../types.js'
 import type { Attributes } from '../serialization/session-codec.js'
 import type { Lease } from '../locking/session-lock.js'
-import type { NodeClient } from '../memcached/node-client.js'
 import { assertStorable } from '../serialization/attribute-value.js'
 import { FST_MSM_SESSION_DISABLED } from '../errors.js'
 
@@ -45,8 +44,10 @@ export interface SessionState {
   lease: Lease | null
   /** The stored session was written, regenerated or destroyed (what 'auto' locking learns from). */
   modified: boolean
-  /** The old id and backup copy of a relocated session, removed once the new id is written. */
-  relocatedFrom: { id: string, backupNode: NodeClient | null } | null
+  /** Clean-ups that run once the session is stored under its new id: old copies of a moved session. */
+  afterSave: Array<() => Promise<void>>
+  /** Sticky mode: the id under which this process holds the session, if it does. */
+  localId: string | null
 }
 
 export function createState (host: SessionHost, now: number): SessionState {
@@ -69,7 +70,8 @@ export function createState (host: SessionHost, now: number): SessionState {
     finished: false,
     lease: null,
     modified: false,
-    relocatedFrom: null
+    afterSave: [],
+    localId: null
   }
 }
 

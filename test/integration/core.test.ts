@@ -326,7 +326,7 @@ describe('hostile cookies', () => {
       `${random}-n1$'`, `${random}-n1$\``, `${random}-n1$&`, "$'", '$`', '$&',
       `${random}-n1%0D%0Aflush_all`, '%0D%0Aflush_all%0D%0A', `${random}-n9`, `${random}-nX`,
       `${random.toUpperCase()}-n1`, `${random.slice(2)}-n1`, 'x'.repeat(10 * 1024),
-      `${random}-n1.app1`, '%00', encodeURIComponent('ünïcödé'), `${random}-n1%20`, `%22${random}-n1%22`,
+      `${random}-n1.app-1`, `${random}-n1.a.b`, '%00', encodeURIComponent('ünïcödé'), `${random}-n1%20`, `%22${random}-n1%22`,
       `s:${random}-n1.signature`, ''
     ]
     const { ops } = await delta(async () => {

@@ -12,7 +12,9 @@ test('generated ids carry 128 random bits in hex and parse back', () => {
     assert.match(random, /^[0-9a-f]{32}$/)
     seen.add(random)
     const id = formatSessionId(random, 'node_2')
-    assert.deepEqual(parseSessionId(id, known), { id, random, nodeId: 'node_2' })
+    assert.deepEqual(parseSessionId(id, known), { id, random, nodeId: 'node_2', route: null })
+    const routed = formatSessionId(random, 'n1', 'app_1')
+    assert.deepEqual(parseSessionId(routed, known), { id: routed, random, nodeId: 'n1', route: 'app_1' })
   }
   assert.equal(seen.size, 1000)
 })
@@ -23,7 +25,7 @@ test('anything else is no session', () => {
     undefined, null, 42, '', `${random}`, `${random}-`, `${random}-n9`, `${random}-n1-n1`,
     `${random.toUpperCase()}-n1`, `${random.slice(1)}-n1`, `${random}0-n1`, ` ${random}-n1`,
     `${random}-n1\r\nflush_all`, `${random}-n1$'`, `${random}-n$&`, `${random}-n\`1`,
-    `${random}-n1.app1`, `${random}-${'n'.repeat(33)}`, 'x'.repeat(10_000), `${random}-ｎ1`
+    `${random}-n1.app-1`, `${random}-n1.`, `${random}-n1.a.b`, `${random}-n1.${'a'.repeat(33)}`, `${random}-${'n'.repeat(33)}`, 'x'.repeat(10_000), `${random}-ｎ1`
   ]
   for (const value of rejected) assert.equal(parseSessionId(value, known), null, String(value))
 })

@@ -1,0 +1,46 @@
+import type { Attributes } from '../serialization/session-codec.js'
+import { BoundedLru } from '../util/lru.js'
+
+/** A session held in this process (sticky mode). */
+export interface LocalEntry {
+  nodeId: string
+  /** Shared by the requests of this session in this process, like a servlet session. */
+  attributes: Attributes
+  createdAt: number
+  /** The last request: the local idle clock. */
+  accessedAt: number
+  /** The attribute bytes and time of the last write sent to memcached. */
+  storedBytes: Buffer
+  storedAt: number
+  /** The last write or touch sent to memcached, which set its TTL. */
+  extendedAt: number
+}
+
+/**
+ * The sticky-mode session cache, bounded by a number of sessions; the least
+ * recently used is evicted (its backup in memcached remains, and it is
+ * reloaded from there when it comes back).
+ */
+export class LocalSessions {
+  readonly #cache: BoundedLru<string, LocalEntry>
+
+  constructor (capacity: number) {
+    this.#cache = new BoundedLru(capacity)
+  }
+
+  get size (): number {
+    return this.#cache.size
+  }
+
+  get (id: string): LocalEntry | undefined {
+    return this.#cache.get(id)
+  }
+
+  set (id: string, entry: LocalEntry): void {
+    this.#cache.set(id, entry)
+  }
+
+  delete (id: string): void {
+    this.#cache.delete(id)
+  }
+}
