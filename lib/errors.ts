@@ -36,6 +36,13 @@ export const FST_MSM_VALUE_UNSUPPORTED = createError<'FST_MSM_VALUE_UNSUPPORTED'
   500
 )
 
+/** A typed session (option `schema`) got a value its schema does not allow. */
+export const FST_MSM_SCHEMA_MISMATCH = createError<'FST_MSM_SCHEMA_MISMATCH', [string, string]>(
+  'FST_MSM_SCHEMA_MISMATCH',
+  'Session attribute "%s" does not fit the session schema: %s. Nothing was stored.',
+  500
+)
+
 /** The serialized session is larger than `maxSessionSize`; nothing was written. */
 export const FST_MSM_SESSION_TOO_LARGE = createError<'FST_MSM_SESSION_TOO_LARGE', [number, number]>(
   'FST_MSM_SESSION_TOO_LARGE',

@@ -18,4 +18,6 @@ export type { MsmOptions, MsmCookieOptions, NodeSpec, SessionData, SessionKey, S
 export type { MsmStats, MsmCounters, LockCounters, NodeStats } from './stats.js'
 export { Session } from './session/session.js'
 export * as errors from './errors.js'
-export { SESSION_SCHEMA } from './serialization/session-schema.js'
+export { SESSION_SCHEMA, JSON_VALUE_SCHEMA } from './serialization/avro-types.js'
+export { jsonSerializer } from './serialization/session-codec.js'
+export type { Serializer } from './serialization/session-codec.js'

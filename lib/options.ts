@@ -1,4 +1,6 @@
 import type { LockingMode, MsmCookieOptions, NodeSpec } from './types.js'
+import type { Serializer } from './serialization/session-codec.js'
+import { buildType } from './serialization/avro-types.js'
 import {
   FST_MSM_NODE_DUPLICATE,
   FST_MSM_NODES_INVALID,
@@ -32,6 +34,8 @@ export interface MsmConfig {
   localSessions: number
   backupAsync: boolean
   backupQueueSize: number
+  schema: Record<string, unknown> | null
+  serializer: Serializer | null
 }
 
 /** Defaults of every optional option; docs/options.md is checked against this table. */
@@ -57,7 +61,9 @@ export const DEFAULTS = Object.freeze({
   route: null,
   localSessions: 10_000,
   backupAsync: 'sticky',
-  backupQueueSize: 10_000
+  backupQueueSize: 10_000,
+  schema: null,
+  serializer: null
 })
 
 const OPTION_KEYS = [
@@ -65,7 +71,8 @@ const OPTION_KEYS = [
   'prefix', 'operationTimeout', 'ignore', 'maxSessionSize',
   'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax',
   'failoverNodes', 'nodeRetryInterval', 'storeFailurePolicy',
-  'sticky', 'route', 'localSessions', 'backupAsync', 'backupQueueSize'
+  'sticky', 'route', 'localSessions', 'backupAsync', 'backupQueueSize',
+  'schema', 'serializer'
 ] as const
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
 
@@ -107,7 +114,12 @@ export function normalizeOptions (options: unknown): MsmConfig {
     failoverNodes: parseFailoverNodes(options.failoverNodes, nodes),
     nodeRetryInterval: positiveInteger(options, 'nodeRetryInterval', DEFAULTS.nodeRetryInterval),
     storeFailurePolicy: oneOf(options, 'storeFailurePolicy', ['continue', 'fail'] as const, DEFAULTS.storeFailurePolicy),
-    ...stickyOptions(options)
+    ...stickyOptions(options),
+    schema: attributesSchema(options.schema),
+    serializer: serializerOption(options.serializer)
+  }
+  if (config.schema !== null && config.serializer !== null) {
+    throw new FST_MSM_OPTION_INVALID('serializer', 'absent when "schema" is given (a schema is for the Avro serializer)', 'a serializer')
   }
   if (config.sticky && config.lockingMode !== 'none') {
     throw new FST_MSM_OPTION_INVALID('lockingMode', '"none" in sticky mode (a sticky session is served by one process; locking is for non-sticky sessions)', describe(options.lockingMode))
@@ -122,6 +134,29 @@ export function normalizeOptions (options: unknown): MsmConfig {
     throw new FST_MSM_OPTION_INVALID('maxSessionSize', `at most ${MAX_STORABLE_SIZE} (memcached stores items up to 1 MiB)`, String(config.maxSessionSize))
   }
   return config
+}
+
+function attributesSchema (value: unknown): Record<string, unknown> | null {
+  if (value === undefined) return null
+  if (!isPlainObject(value) || value.type !== 'record') {
+    throw new FST_MSM_OPTION_INVALID('schema', 'an Avro record schema ({ type: "record", name, fields })', describe(value))
+  }
+  try {
+    buildType(value)
+  } catch (error) {
+    throw new FST_MSM_OPTION_INVALID('schema', 'a valid Avro record schema', (error as Error).message)
+  }
+  return value
+}
+
+function serializerOption (value: unknown): Serializer | null {
+  if (value === undefined) return null
+  if (value === null || typeof value !== 'object' ||
+    typeof (value as Serializer).encode !== 'function' || typeof (value as Serializer).decode !== 'function' ||
+    typeof (value as Serializer).name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test((value as Serializer).name)) {
+    throw new FST_MSM_OPTION_INVALID('serializer', '{ name: 1 to 64 characters from [A-Za-z0-9_.-], encode(attributes), decode(bytes) }', describe(value))
+  }
+  return value as Serializer
 }
 
 function stickyOptions (options: Record<string, unknown>): Pick<MsmConfig, 'sticky' | 'route' | 'localSessions' | 'backupAsync' | 'backupQueueSize'> {

@@ -3,6 +3,8 @@ import type { MsmOptions, NodeSpec, RouteSessionConfig } from './types.js'
 import type { Session } from './session/session.js'
 import { normalizeOptions, parseFailoverNodes, parseNodes } from './options.js'
 import { SessionLocator } from './cluster/session-locator.js'
+import { AvroSessionCodec, SerializerSessionCodec } from './serialization/session-codec.js'
+import { SchemaRegistry } from './serialization/schema-registry.js'
 import { NodeRing } from './cluster/node-ring.js'
 import { SessionStore } from './store/session-store.js'
 import { SessionManager } from './session/session-manager.js'
@@ -43,17 +45,22 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   const config = normalizeOptions(options)
   const counters = createCounters()
   let failoverNodes = config.failoverNodes
+  let registry: SchemaRegistry | null = null
   const ring = new NodeRing(config.nodes, {
     operationTimeout: config.operationTimeout,
     nodeRetryInterval: config.nodeRetryInterval,
     failoverNodes,
     onHealthChange: (node) => {
       const details = { node: node.id, address: node.address, lastError: node.health.lastError }
-      if (node.isUp) fastify.log.warn(details, 'fastify-msm: memcached node is back in service')
-      else fastify.log.error(details, 'fastify-msm: memcached node marked down; it is probed every nodeRetryInterval')
+      if (node.isUp) {
+        fastify.log.warn(details, 'fastify-msm: memcached node is back in service')
+        registry?.publish(node).catch(() => {})
+      } else fastify.log.error(details, 'fastify-msm: memcached node marked down; it is probed every nodeRetryInterval')
     }
   })
-  const store = new SessionStore(ring, config.prefix, counters)
+  const codec = config.serializer === null ? new AvroSessionCodec(config.schema) : new SerializerSessionCodec(config.serializer)
+  if (codec instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, codec, counters, fastify.log)
+  const store = new SessionStore(ring, config.prefix, counters, codec, registry)
   // @fastify/cookie adds signCookie only when it was given a secret
   const signing = fastify.hasDecorator('signCookie')
   const locks = new SessionLocks(ring, store.keys, {
@@ -89,7 +96,10 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   fastify.decorate('msm', { stats, setNodes })
   fastify.addHook('onRequest', manager.onRequest)
   fastify.addHook('onSend', manager.onSend)
+  // Publishing the writer schema must not hold up start-up when a node is down
+  fastify.addHook('onReady', async () => { await registry?.publish() })
   fastify.addHook('onClose', async () => {
+    registry?.close()
     // Queued backups are acknowledged sessions: write them before closing
     await queue?.flush()
     ring.close()

@@ -61,6 +61,13 @@ export interface MsmCounters extends LockCounters {
   /** Asynchronous writes and touches queued, and queued ones replaced by a newer one. */
   backupsQueued: number
   backupsCoalesced: number
+  /** Sessions read with another writer schema (rolling deploys), by Avro resolution. */
+  schemaResolved: number
+  /** Sessions whose writer schema could not be found or resolved: treated as no session. */
+  schemaFailures: number
+  /** This process's schema published on a node that did not have it; schemas fetched from the registry. */
+  schemasPublished: number
+  schemasFetched: number
   loadFailures: number
   saveFailures: number
   touchFailures: number
@@ -118,6 +125,10 @@ export function createCounters (): MsmCounters {
     takeovers: 0,
     backupsQueued: 0,
     backupsCoalesced: 0,
+    schemaResolved: 0,
+    schemaFailures: 0,
+    schemasPublished: 0,
+    schemasFetched: 0,
     loadFailures: 0,
     saveFailures: 0,
     touchFailures: 0,

@@ -1,3 +1,5 @@
+import type { Serializer } from './serialization/session-codec.js'
+
 /**
  * The attributes of a session. Extend it through declaration merging to type
  * `session.get()` and `session.set()`:
@@ -105,6 +107,10 @@ export interface MsmOptions {
   backupAsync?: boolean
   /** Most asynchronous writes waiting at once; a full queue makes responses wait. Default 10000. */
   backupQueueSize?: number
+  /** An Avro record schema for the session attributes (typed sessions). Default: the generic JSON-like type. */
+  schema?: Record<string, unknown>
+  /** A pluggable serializer `{ name, encode, decode }` instead of Avro, such as the exported `jsonSerializer`. */
+  serializer?: Serializer
 }
 
 /**

@@ -68,7 +68,7 @@ export class SessionLocator {
     const from = location.movedFrom ?? { id: location.id, nodeId: location.nodeId }
     if (this.#missedRecently(from.id)) return { status: 'missing' }
     const primary = await this.store.readPrimary(location.id, location.nodeId)
-    if (primary.status === 'value') return this.#decode(primary.raw, location, 'primary', null)
+    if (primary.status === 'value') return await this.#decode(primary.raw, location, 'primary', null)
     if (primary.status === 'failed') {
       return location.movedFrom === null
         ? { status: 'primary-failed', error: primary.error }
@@ -79,12 +79,12 @@ export class SessionLocator {
       this.#recentMisses.set(from.id, Date.now() + RECENT_MISS_MS)
       return { status: 'missing' }
     }
-    return this.#decode(copy.raw, location, location.movedFrom === null ? 'restored' : 'relocated', copy.node)
+    return await this.#decode(copy.raw, location, location.movedFrom === null ? 'restored' : 'relocated', copy.node)
   }
 
-  #decode (raw: unknown, location: Location, how: 'primary' | 'restored' | 'relocated', backupNode: NodeClient | null): ReadOutcome {
+  async #decode (raw: unknown, location: Location, how: 'primary' | 'restored' | 'relocated', backupNode: NodeClient | null): Promise<ReadOutcome> {
     const storedId = how === 'relocated' ? (location.movedFrom as ParsedSessionId).id : location.id
-    const decoded = this.store.decode(raw, storedId)
+    const decoded = await this.store.decode(raw, storedId)
     if (!decoded.ok) return { status: 'corrupt', reason: decoded.reason }
     return { status: 'found', session: decoded.session, location, how, backupNode }
   }

@@ -3,20 +3,26 @@ import { FST_MSM_VALUE_UNSUPPORTED } from '../errors.js'
 /** Deepest nesting of arrays and objects a session attribute may have. */
 export const MAX_DEPTH = 64
 
+export interface StorableOptions {
+  /** Whether Date instances are stored faithfully (the generic Avro type) or refused (JSON). */
+  dates: boolean
+}
+
 /**
  * Checks that `value` survives the generic attribute type unchanged: JSON-like
- * values only, with no cycles, holes, `undefined`, Dates, class instances or
- * lone UTF-16 surrogates. Throws FST_MSM_VALUE_UNSUPPORTED naming the path.
+ * values (and Dates when `dates` is set) only, with no cycles, holes,
+ * `undefined`, class instances or lone UTF-16 surrogates. Throws
+ * FST_MSM_VALUE_UNSUPPORTED naming the path.
  */
-export function assertStorable (key: string, value: unknown): void {
+export function assertStorable (key: string, value: unknown, options: StorableOptions): void {
   if (key === '__proto__') throw new FST_MSM_VALUE_UNSUPPORTED(key, 'the key __proto__ is reserved')
-  const problem = findProblem(value, key, 0, [])
+  const problem = findProblem(value, key, 0, [], options)
   if (problem !== null) throw new FST_MSM_VALUE_UNSUPPORTED(problem.path, problem.reason)
 }
 
 interface Problem { path: string, reason: string }
 
-function findProblem (value: unknown, path: string, depth: number, ancestors: object[]): Problem | null {
+function findProblem (value: unknown, path: string, depth: number, ancestors: object[], options: StorableOptions): Problem | null {
   switch (typeof value) {
     case 'boolean':
     case 'number':
@@ -25,37 +31,40 @@ function findProblem (value: unknown, path: string, depth: number, ancestors: ob
       return value.isWellFormed() ? null : { path, reason: 'the string holds a lone UTF-16 surrogate, which UTF-8 cannot carry' }
     case 'object':
       if (value === null) return null
-      return findObjectProblem(value, path, depth, ancestors)
+      return findObjectProblem(value, path, depth, ancestors, options)
     default:
       return { path, reason: `${typeof value} is not a JSON-like value` }
   }
 }
 
-function findObjectProblem (value: object, path: string, depth: number, ancestors: object[]): Problem | null {
+function findObjectProblem (value: object, path: string, depth: number, ancestors: object[], options: StorableOptions): Problem | null {
+  if (value instanceof Date && options.dates) {
+    return Number.isNaN(value.getTime()) ? { path, reason: 'an invalid Date has no time to store' } : null
+  }
   if (depth >= MAX_DEPTH) return { path, reason: `it is nested deeper than ${MAX_DEPTH} levels` }
   if (ancestors.includes(value)) return { path, reason: 'it contains a reference cycle' }
   ancestors.push(value)
   const problem = Array.isArray(value)
-    ? findArrayProblem(value, path, depth, ancestors)
-    : findPlainObjectProblem(value, path, depth, ancestors)
+    ? findArrayProblem(value, path, depth, ancestors, options)
+    : findPlainObjectProblem(value, path, depth, ancestors, options)
   ancestors.pop()
   return problem
 }
 
-function findArrayProblem (value: unknown[], path: string, depth: number, ancestors: object[]): Problem | null {
+function findArrayProblem (value: unknown[], path: string, depth: number, ancestors: object[], options: StorableOptions): Problem | null {
   for (let i = 0; i < value.length; i++) {
     if (!(i in value)) return { path: `${path}[${i}]`, reason: 'the array has a hole (sparse arrays come back with null)' }
-    const problem = findProblem(value[i], `${path}[${i}]`, depth + 1, ancestors)
+    const problem = findProblem(value[i], `${path}[${i}]`, depth + 1, ancestors, options)
     if (problem !== null) return problem
   }
   return null
 }
 
-function findPlainObjectProblem (value: object, path: string, depth: number, ancestors: object[]): Problem | null {
+function findPlainObjectProblem (value: object, path: string, depth: number, ancestors: object[], options: StorableOptions): Problem | null {
   const proto = Object.getPrototypeOf(value)
   if (proto !== Object.prototype && proto !== null) {
     const name = (value.constructor as { name?: string } | undefined)?.name ?? 'class'
-    const hint = value instanceof Date ? ' (store date.toISOString() or date.getTime())' : ''
+    const hint = value instanceof Date ? ' with this serializer (store date.toISOString() or date.getTime())' : ''
     return { path, reason: `a ${name} instance is not a plain object${hint}` }
   }
   if (Object.getOwnPropertySymbols(value).length > 0) return { path, reason: 'symbol keys are not stored' }
@@ -64,7 +73,7 @@ function findPlainObjectProblem (value: object, path: string, depth: number, anc
     if (key === '__proto__') return { path: itemPath, reason: 'the key __proto__ is reserved' }
     if (item === undefined) return { path: itemPath, reason: 'undefined is not stored; delete the key or use null' }
     if (!key.isWellFormed()) return { path: itemPath, reason: 'the key holds a lone UTF-16 surrogate' }
-    const problem = findProblem(item, itemPath, depth + 1, ancestors)
+    const problem = findProblem(item, itemPath, depth + 1, ancestors, options)
     if (problem !== null) return problem
   }
   return null

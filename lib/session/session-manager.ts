@@ -10,7 +10,6 @@ import type { LockPolicy } from '../locking/lock-policy.js'
 import type { SessionLocks } from '../locking/session-lock.js'
 import type { LocalEntry, LocalSessions } from '../sticky/local-sessions.js'
 import type { WriteQueue } from '../sticky/write-queue.js'
-import { assertStorable } from '../serialization/attribute-value.js'
 import { BoundedLru } from '../util/lru.js'
 import { createIdHasher } from './log-id.js'
 import { formatSessionId, generateRandomPart, MAX_SESSION_ID_LENGTH, parseSessionId, type ParsedSessionId } from './session-id.js'
@@ -86,6 +85,10 @@ export class SessionManager implements SessionHost {
     const node = ring.pickPrimary() ?? ring.nodes[0]
     const nodeId = (node as { id: string }).id
     return { id: formatSessionId(generateRandomPart(), nodeId, this.#config.route), nodeId }
+  }
+
+  validate (key: string, value: unknown): void {
+    this.#store.codec.validate(key, value)
   }
 
   async remove (id: string, nodeId: string): Promise<void> {
@@ -378,10 +381,15 @@ export class SessionManager implements SessionHost {
     if (state.sendCookie) this.#setCookie(reply, state.id)
   }
 
+  /** The bytes of the attributes as loaded, or encoded now when they were written with another schema. */
+  #currentBytes (state: SessionState): Buffer {
+    return state.loadedBytes ?? this.#store.codec.encodeAttributes(state.attributes)
+  }
+
   /** The attributes' Avro bytes when they must be written, else null. */
   #changedAttributes (state: SessionState): Buffer | null {
     if (!state.forceWrite && !state.mayHaveChanged) return null
-    for (const key of Object.keys(state.attributes)) assertStorable(key, state.attributes[key])
+    for (const key of Object.keys(state.attributes)) this.validate(key, state.attributes[key])
     const bytes = this.#store.codec.encodeAttributes(state.attributes)
     if (!state.forceWrite && state.loadedBytes !== null && bytes.equals(state.loadedBytes)) return null
     return bytes
@@ -451,7 +459,7 @@ export class SessionManager implements SessionHost {
     const entry = this.#keepLocally(state, bytes, now)
     const refreshDue = now - state.lastAccessedAt >= this.#config.maxInactiveInterval * 1000
     if (bytes !== null || refreshDue) {
-      const attributesBytes = bytes ?? state.loadedBytes as Buffer
+      const attributesBytes = bytes ?? this.#currentBytes(state)
       const value = this.#encode(state, id, attributesBytes, now)
       const isNew = state.isNew
       const cleanups = state.afterSave.splice(0)
@@ -501,7 +509,7 @@ export class SessionManager implements SessionHost {
       attributes: state.attributes,
       createdAt: state.createdAt,
       accessedAt: now,
-      storedBytes: state.loadedBytes ?? bytes as Buffer,
+      storedBytes: bytes ?? this.#currentBytes(state),
       storedAt: state.lastAccessedAt,
       extendedAt: state.lastAccessedAt
     }
@@ -545,7 +553,7 @@ export class SessionManager implements SessionHost {
     const due = now - lastExtension >= this.#config.touchInterval * 1000
     if (!due && !state.forceTouch) return false
     if (now - state.lastAccessedAt >= this.#config.maxInactiveInterval * 1000) {
-      const refreshed = await this.#write(state, state.loadedBytes as Buffer, request)
+      const refreshed = await this.#write(state, this.#currentBytes(state), request)
       if (refreshed) this.#counters.refreshed++
       return refreshed
     }

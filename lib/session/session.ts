@@ -1,7 +1,6 @@
 import type { SessionData, SessionKey, SessionValue, SessionValueOf } from '../types.js'
 import type { Attributes } from '../serialization/session-codec.js'
 import type { Lease } from '../locking/session-lock.js'
-import { assertStorable } from '../serialization/attribute-value.js'
 import { FST_MSM_SESSION_DISABLED } from '../errors.js'
 
 /** Internal state of a session, reachable by the plugin through a Symbol only. */
@@ -13,6 +12,8 @@ export interface SessionHost {
   newId (): { id: string, nodeId: string }
   /** Deletes the stored copies of `id`. Never rejects. */
   remove (id: string, nodeId: string): Promise<void>
+  /** Throws a coded error, naming the path, for a value that cannot be stored faithfully. */
+  validate (key: string, value: unknown): void
 }
 
 export interface SessionState {
@@ -112,8 +113,8 @@ export class Session {
    */
   set<K extends SessionKey> (key: K, value: (keyof SessionData extends never ? SessionValue : SessionValueOf<K>) | undefined): this {
     if (value === undefined) return this.delete(key)
-    assertStorable(key, value)
     const state = this[kState]
+    state.host.validate(key, value)
     state.attributes[key] = value as Attributes[string]
     state.mayHaveChanged = true
     ensureId(state)

@@ -2,7 +2,9 @@ import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
 import type { MsmCounters } from '../stats.js'
 import { KeyScheme, memcachedLifetime } from '../memcached/keys.js'
-import { type DecodeResult, SessionCodec } from '../serialization/session-codec.js'
+import type { DecodedSession, SessionCodec } from '../serialization/session-codec.js'
+import { AvroSessionCodec } from '../serialization/session-codec.js'
+import type { SchemaRegistry } from '../serialization/schema-registry.js'
 
 /** What one read of one key returned. */
 export type ReadResult =
@@ -29,12 +31,13 @@ export interface SaveResult {
  */
 export class SessionStore {
   readonly keys: KeyScheme
-  readonly codec = new SessionCodec()
 
   constructor (
     readonly ring: NodeRing,
     prefix: string,
-    private readonly counters: MsmCounters
+    private readonly counters: MsmCounters,
+    readonly codec: SessionCodec,
+    private readonly registry: SchemaRegistry | null
   ) {
     this.keys = new KeyScheme(prefix)
   }
@@ -71,10 +74,25 @@ export class SessionStore {
     return undefined
   }
 
-  /** Decodes a stored value, which must belong to `sessionId`. */
-  decode (raw: unknown, sessionId: string): DecodeResult {
-    const decoded = this.codec.decodeValue(raw)
-    if (decoded.ok && decoded.session.meta.id !== sessionId) return { ok: false, reason: 'the stored id differs from the key' }
+  /**
+   * Decodes a stored value, which must belong to `sessionId`. A value written
+   * with another Avro schema is resolved with the writer schema from the
+   * registry. Never rejects.
+   */
+  async decode (raw: unknown, sessionId: string): Promise<{ ok: true, session: DecodedSession } | { ok: false, reason: string }> {
+    let decoded = this.codec.decodeValue(raw)
+    if (decoded.ok === 'unknown-schema') {
+      const writer = this.registry === null ? null : await this.registry.writerType(decoded.fingerprint)
+      if (writer === null) {
+        this.counters.schemaFailures++
+        return { ok: false, reason: `writer schema ${decoded.fingerprint} is not known and not published on any node` }
+      }
+      decoded = (this.codec as AvroSessionCodec).decodeWithWriter(decoded.bytes, writer)
+      if (decoded.ok === true) this.counters.schemaResolved++
+      else this.counters.schemaFailures++
+    }
+    if (decoded.ok !== true) return decoded as { ok: false, reason: string }
+    if (decoded.session.meta.id !== sessionId) return { ok: false, reason: 'the stored id differs from the key' }
     return decoded
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { assertStorable, MAX_DEPTH } from '../../lib/serialization/attribute-value.js'
 
 function rejects (value: unknown, path: RegExp, reason: RegExp): void {
-  assert.throws(() => assertStorable('key', value), (error: Error & { code: string }) => {
+  assert.throws(() => assertStorable('key', value, { dates: false }), (error: Error & { code: string }) => {
     assert.equal(error.code, 'FST_MSM_VALUE_UNSUPPORTED')
     assert.match(error.message, path)
     assert.match(error.message, reason)
@@ -13,12 +13,14 @@ function rejects (value: unknown, path: RegExp, reason: RegExp): void {
 
 test('JSON-like values are accepted', () => {
   for (const value of [null, true, 0, -1.5, Number.NaN, Infinity, '', 'ü', [], {}, [1, [2, { a: null }]], Object.create(null)]) {
-    assertStorable('key', value)
+    assertStorable('key', value, { dates: false })
   }
 })
 
 test('values that would not come back unchanged are refused, naming the path', () => {
-  rejects(new Date(), /"key"/, /Date instance.*toISOString/)
+  rejects(new Date(), /"key"/, /Date instance.*with this serializer.*toISOString/)
+  assertStorable('key', { when: new Date() }, { dates: true })
+  assert.throws(() => assertStorable('key', new Date(Number.NaN), { dates: true }), /invalid Date/)
   rejects({ a: { when: new Date() } }, /"key\.a\.when"/, /Date/)
   rejects(10n, /"key"/, /bigint/)
   rejects(() => 1, /"key"/, /function/)
@@ -34,7 +36,7 @@ test('values that would not come back unchanged are refused, naming the path', (
   // eslint-disable-next-line no-sparse-arrays
   rejects([1, , 3], /"key\[1\]"/, /hole/)
   rejects(JSON.parse('{"__proto__": 1}'), /__proto__/, /reserved/)
-  assert.throws(() => assertStorable('__proto__', 1), /reserved/)
+  assert.throws(() => assertStorable('__proto__', 1, { dates: false }), /reserved/)
 })
 
 test('cycles and excessive depth are refused; shared references are fine', () => {
@@ -42,7 +44,7 @@ test('cycles and excessive depth are refused; shared references are fine', () =>
   cyclic.self = cyclic
   rejects(cyclic, /"key\.self"/, /cycle/)
   const shared = { x: 1 }
-  assertStorable('key', { a: shared, b: shared })
+  assertStorable('key', { a: shared, b: shared }, { dates: false })
   let deep: unknown = 'bottom'
   for (let i = 0; i < MAX_DEPTH + 1; i++) deep = [deep]
   rejects(deep, /"key/, /deeper than/)
