@@ -59,7 +59,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     }
   })
   const codec = config.serializer === null ? new AvroSessionCodec(config.schema) : new SerializerSessionCodec(config.serializer)
-  if (codec instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, codec, counters, fastify.log)
+  if (codec instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, codec, counters, fastify.log, config.nodeRetryInterval)
   const store = new SessionStore(ring, config.prefix, counters, codec, registry)
   // @fastify/cookie adds signCookie only when it was given a secret
   const signing = fastify.hasDecorator('signCookie')
