@@ -67,55 +67,97 @@ class Reader {
   }
 }
 
-function walk (reader: Reader, type: AvroTypeShape, depth: number): void {
-  if (depth > MAX_NESTING) throw new Corrupt('nested too deeply')
+const enum Kind { Null, Boolean, Varint, Float, Double, Bytes, Fixed, Enum, Record, Array, Map, Union }
+
+/** A type compiled once for the walk: no getters or string compares per byte. */
+interface Node {
+  kind: Kind
+  size: number
+  children: Node[]
+}
+
+const compiled = new WeakMap<object, Node>()
+
+function compile (type: AvroTypeShape): Node {
+  const known = compiled.get(type)
+  if (known !== undefined) return known
   const name = type.typeName
+  if (name.startsWith('logical')) {
+    const node = compile(type.underlyingType as AvroTypeShape)
+    compiled.set(type, node)
+    return node
+  }
+  const node: Node = { kind: Kind.Null, size: 0, children: [] }
+  // registered before the children, so recursive types (JsonValue) terminate
+  compiled.set(type, node)
   switch (name) {
-    case 'null': return
-    case 'boolean': reader.skip(1); return
-    case 'int': case 'long': reader.long(); return
-    case 'float': reader.skip(4); return
-    case 'double': reader.skip(8); return
-    case 'string': case 'bytes': reader.skipString(); return
-    case 'fixed': reader.skip(type.size as number); return
-    case 'enum': {
+    case 'null': break
+    case 'boolean': node.kind = Kind.Boolean; break
+    case 'int': case 'long': node.kind = Kind.Varint; break
+    case 'float': node.kind = Kind.Float; break
+    case 'double': node.kind = Kind.Double; break
+    case 'string': case 'bytes': node.kind = Kind.Bytes; break
+    case 'fixed': node.kind = Kind.Fixed; node.size = type.size as number; break
+    case 'enum': node.kind = Kind.Enum; node.size = (type.symbols as string[]).length; break
+    case 'record': case 'error':
+      node.kind = Kind.Record
+      node.children = (type.fields as Array<{ type: AvroTypeShape }>).map((field) => compile(field.type))
+      break
+    case 'array': node.kind = Kind.Array; node.children = [compile(type.itemsType as AvroTypeShape)]; break
+    case 'map': node.kind = Kind.Map; node.children = [compile(type.valuesType as AvroTypeShape)]; break
+    default:
+      if (!name.startsWith('union')) throw new Error(`unsupported Avro type ${name}`)
+      node.kind = Kind.Union
+      node.children = (type.types as AvroTypeShape[]).map(compile)
+  }
+  return node
+}
+
+function walk (reader: Reader, node: Node, depth: number): void {
+  if (depth > MAX_NESTING) throw new Corrupt('nested too deeply')
+  switch (node.kind) {
+    case Kind.Null: return
+    case Kind.Boolean: reader.skip(1); return
+    case Kind.Varint: reader.long(); return
+    case Kind.Float: reader.skip(4); return
+    case Kind.Double: reader.skip(8); return
+    case Kind.Bytes: reader.skipString(); return
+    case Kind.Fixed: reader.skip(node.size); return
+    case Kind.Enum: {
       const index = reader.long()
-      if (index < 0 || index >= (type.symbols as string[]).length) throw new Corrupt(`enum index ${index} does not exist`)
+      if (index < 0 || index >= node.size) throw new Corrupt(`enum index ${index} does not exist`)
       return
     }
-    case 'record': case 'error':
-      for (const field of type.fields as Array<{ type: AvroTypeShape }>) walk(reader, field.type, depth + 1)
+    case Kind.Record:
+      for (const child of node.children) walk(reader, child, depth + 1)
       return
-    case 'array':
+    case Kind.Array: {
+      const items = node.children[0] as Node
       for (let count = reader.blockCount(); count !== 0; count = reader.blockCount()) {
-        for (let i = 0; i < count; i++) walk(reader, type.itemsType as AvroTypeShape, depth + 1)
+        for (let i = 0; i < count; i++) walk(reader, items, depth + 1)
       }
       return
-    case 'map':
+    }
+    case Kind.Map: {
+      const values = node.children[0] as Node
       for (let count = reader.blockCount(); count !== 0; count = reader.blockCount()) {
         for (let i = 0; i < count; i++) {
           const key = reader.skipString()
           if (key.length === PROTO_KEY.length && PROTO_KEY.equals(reader.buf.subarray(key.start, key.start + key.length))) {
             throw new Corrupt(`map key __proto__ at byte ${key.start}`)
           }
-          walk(reader, type.valuesType as AvroTypeShape, depth + 1)
+          walk(reader, values, depth + 1)
         }
       }
       return
+    }
+    case Kind.Union: {
+      const index = reader.long()
+      const branch = node.children[index]
+      if (branch === undefined) throw new Corrupt(`union branch ${index} does not exist`)
+      walk(reader, branch, depth + 1)
+    }
   }
-  if (name.startsWith('union')) {
-    const types = type.types as AvroTypeShape[]
-    const index = reader.long()
-    const branch = types[index]
-    if (branch === undefined) throw new Corrupt(`union branch ${index} does not exist`)
-    walk(reader, branch, depth + 1)
-    return
-  }
-  if (name.startsWith('logical')) {
-    walk(reader, type.underlyingType as AvroTypeShape, depth)
-    return
-  }
-  throw new Corrupt(`unsupported type ${name}`)
 }
 
 /**
@@ -126,7 +168,7 @@ function walk (reader: Reader, type: AvroTypeShape, depth: number): void {
 export function checkAvroBytes (type: avro.Type, buf: Uint8Array, start: number): { end: number } | { problem: string } {
   const reader = new Reader(buf, start)
   try {
-    walk(reader, type as unknown as AvroTypeShape, 0)
+    walk(reader, compile(type as unknown as AvroTypeShape), 0)
   } catch (error) {
     if (error instanceof Corrupt) return { problem: error.message }
     throw error

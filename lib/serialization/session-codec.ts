@@ -282,10 +282,12 @@ export class SerializerSessionCodec implements SessionCodec {
 export const jsonSerializer: Serializer = Object.freeze({
   name: 'json',
   encode: (attributes: Attributes): Uint8Array => Buffer.from(JSON.stringify(attributes), 'utf8'),
-  decode: (bytes: Uint8Array): Attributes => JSON.parse(Buffer.from(bytes).toString('utf8'), (key, value: unknown) => {
-    if (key === '__proto__') throw new Error('the key __proto__ is reserved')
-    return value
-  }) as Attributes
+  decode: (bytes: Uint8Array): Attributes => {
+    const text = Buffer.from(bytes).toString('utf8')
+    // A reviver would make parsing several times slower; this errs on the safe side
+    if (text.includes('"__proto__"')) throw new Error('the key __proto__ is reserved')
+    return JSON.parse(text) as Attributes
+  }
 })
 
 function describe (value: unknown): string {
