@@ -12,12 +12,13 @@ import type { Serializer } from './serialization/session-codec.js'
  */
 export interface SessionData {}
 
-/** A JSON-like value that the generic attribute type stores faithfully. */
+/** A JSON-like value, or a Date, that the generic attribute type stores faithfully. */
 export type SessionValue =
   | null
   | boolean
   | number
   | string
+  | Date
   | SessionValue[]
   | { [key: string]: SessionValue }
 

@@ -12,8 +12,9 @@ app.get('/count', async (req) => {
   const n = (req.session.get('n') ?? 0) + 1
   req.session.set('n', n)
   req.session.set('anything', { nested: [1, 'two', null, { ok: true }] })
-  // @ts-expect-error a Date is not a JSON-like value
   req.session.set('when', new Date())
+  // @ts-expect-error a Map is not a JSON-like value
+  req.session.set('map', new Map())
   // @ts-expect-error functions are not stored
   req.session.set('fn', () => 1)
   return { n }
