@@ -14,6 +14,8 @@ const msmPlugin = fp(msmPluginBody, {
 export default msmPlugin
 export { msmPlugin }
 export type { MsmDecorator } from './plugin.js'
+export type { MsmHealth } from './monitoring/health.js'
+export type { HistogramSummary } from './monitoring/histogram.js'
 export type { MsmOptions, MsmCookieOptions, NodeSpec, SessionData, SessionKey, SessionValue, SessionValueOf, RouteSessionConfig, LockingMode } from './types.js'
 export type { MsmStats, MsmCounters, LockCounters, NodeStats } from './stats.js'
 export { Session } from './session/session.js'

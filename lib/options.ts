@@ -36,6 +36,7 @@ export interface MsmConfig {
   backupQueueSize: number
   schema: Record<string, unknown> | null
   serializer: Serializer | null
+  stats: boolean
 }
 
 /** Defaults of every optional option; docs/options.md is checked against this table. */
@@ -63,7 +64,8 @@ export const DEFAULTS = Object.freeze({
   backupAsync: 'sticky',
   backupQueueSize: 10_000,
   schema: null,
-  serializer: null
+  serializer: null,
+  stats: true
 })
 
 const OPTION_KEYS = [
@@ -72,7 +74,7 @@ const OPTION_KEYS = [
   'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax',
   'failoverNodes', 'nodeRetryInterval', 'storeFailurePolicy',
   'sticky', 'route', 'localSessions', 'backupAsync', 'backupQueueSize',
-  'schema', 'serializer'
+  'schema', 'serializer', 'stats'
 ] as const
 const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
 
@@ -116,7 +118,8 @@ export function normalizeOptions (options: unknown): MsmConfig {
     storeFailurePolicy: oneOf(options, 'storeFailurePolicy', ['continue', 'fail'] as const, DEFAULTS.storeFailurePolicy),
     ...stickyOptions(options),
     schema: attributesSchema(options.schema),
-    serializer: serializerOption(options.serializer)
+    serializer: serializerOption(options.serializer),
+    stats: boolean(options, 'stats', DEFAULTS.stats)
   }
   if (config.schema !== null && config.serializer !== null) {
     throw new FST_MSM_OPTION_INVALID('serializer', 'absent when "schema" is given (a schema is for the Avro serializer)', 'a serializer')

@@ -9,6 +9,9 @@ import { NodeRing } from './cluster/node-ring.js'
 import { SessionStore } from './store/session-store.js'
 import { SessionManager } from './session/session-manager.js'
 import { createCounters, type MsmStats, snapshot } from './stats.js'
+import { Timings } from './monitoring/histogram.js'
+import { prometheusText } from './monitoring/prometheus.js'
+import { health, type MsmHealth } from './monitoring/health.js'
 import { LockPolicy } from './locking/lock-policy.js'
 import { SessionLocks } from './locking/session-lock.js'
 import { LocalSessions } from './sticky/local-sessions.js'
@@ -16,8 +19,17 @@ import { WriteQueue } from './sticky/write-queue.js'
 
 /** `app.msm`: management and monitoring. */
 export interface MsmDecorator {
-  /** A plain JSON snapshot of the counters and of every node's state and operation counts. */
+  /** A plain JSON snapshot of the counters, timings, sizes and every node's state and operation counts. */
   stats (): MsmStats
+  /** The same figures in the Prometheus text exposition format. */
+  metrics (): string
+  /** `{ status: 'ok' | 'degraded' | 'down', nodes }` for readiness probes. */
+  health (): MsmHealth
+  /**
+   * The kill switch. While false, no request touches memcached: each gets an
+   * empty session that is never stored, and no cookie is set or cleared.
+   */
+  enabled: boolean
   /**
    * Replaces the node list at runtime, validated like the `nodes` option.
    * Sessions whose primary was removed are relocated from their backups on
@@ -60,7 +72,8 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   })
   const codec = config.serializer === null ? new AvroSessionCodec(config.schema) : new SerializerSessionCodec(config.serializer)
   if (codec instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, codec, counters, fastify.log, config.nodeRetryInterval)
-  const store = new SessionStore(ring, config.prefix, counters, codec, registry)
+  const timings = new Timings(config.stats)
+  const store = new SessionStore(ring, config.prefix, counters, codec, registry, timings)
   // @fastify/cookie adds signCookie only when it was given a secret
   const signing = fastify.hasDecorator('signCookie')
   const locks = new SessionLocks(ring, store.keys, {
@@ -81,7 +94,8 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     locks,
     locator: new SessionLocator(store, ring, counters),
     local,
-    queue
+    queue,
+    timings
   })
 
   fastify.decorateRequest('session', null as unknown as Session)
@@ -92,8 +106,22 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     failoverNodes = nextFailover
     fastify.log.warn({ nodes: specs.map((spec) => spec.id), failoverNodes }, 'fastify-msm: node list replaced')
   }
-  const stats = (): MsmStats => snapshot(counters, ring, { localSessions: local?.size ?? 0, backupQueue: queue?.size ?? 0 })
-  fastify.decorate('msm', { stats, setNodes })
+  const gauges = (): { localSessions: number, backupQueue: number } => ({ localSessions: local?.size ?? 0, backupQueue: queue?.size ?? 0 })
+  const decorator: MsmDecorator = {
+    stats: () => snapshot(counters, ring, gauges(), timings),
+    metrics: () => prometheusText(counters, gauges(), timings, ring),
+    health: () => health(ring),
+    setNodes,
+    get enabled () {
+      return manager.enabled
+    },
+    set enabled (value: boolean) {
+      if (typeof value !== 'boolean') throw new TypeError('app.msm.enabled takes true or false')
+      if (value !== manager.enabled) fastify.log.warn({ enabled: value }, 'fastify-msm: kill switch changed')
+      manager.enabled = value
+    }
+  }
+  fastify.decorate('msm', decorator)
   fastify.addHook('onRequest', manager.onRequest)
   fastify.addHook('onSend', manager.onSend)
   // Publishing the writer schema must not hold up start-up when a node is down

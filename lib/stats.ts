@@ -1,5 +1,6 @@
 import type { NodeOperationCounts } from './memcached/node-client.js'
 import type { NodeRing } from './cluster/node-ring.js'
+import { type HistogramSummary, TIMINGS, type TimingName, type Timings } from './monitoring/histogram.js'
 
 /** What the session lock did. */
 export interface LockCounters {
@@ -27,6 +28,8 @@ export interface MsmCounters extends LockCounters {
   requestsWithoutSession: number
   /** Requests skipped by `ignore` or `config.session = false`. */
   requestsIgnored: number
+  /** Requests served while app.msm.enabled was false: no memcached operation. */
+  requestsBypassed: number
   /** Cookies that were not a valid session id or failed the signature check. */
   invalidCookies: number
   created: number
@@ -94,6 +97,10 @@ export interface MsmGauges {
 }
 
 export interface MsmStats extends MsmCounters, MsmGauges {
+  /** Milliseconds: count, p50, p99, max and sum (empty while the `stats` option is false). */
+  timings: Record<TimingName, HistogramSummary>
+  /** Bytes of the stored values written. */
+  sizes: HistogramSummary
   nodes: NodeStats[]
 }
 
@@ -102,6 +109,7 @@ export function createCounters (): MsmCounters {
     requestsWithSession: 0,
     requestsWithoutSession: 0,
     requestsIgnored: 0,
+    requestsBypassed: 0,
     invalidCookies: 0,
     created: 0,
     loaded: 0,
@@ -148,10 +156,12 @@ export function createCounters (): MsmCounters {
 }
 
 /** A plain, JSON-ready copy of the counters and of every node's operation counts. */
-export function snapshot (counters: MsmCounters, ring: NodeRing, gauges: MsmGauges): MsmStats {
+export function snapshot (counters: MsmCounters, ring: NodeRing, gauges: MsmGauges, timings: Timings): MsmStats {
   return {
     ...counters,
     ...gauges,
+    timings: Object.fromEntries(TIMINGS.map((name) => [name, timings.histograms[name].summary()])) as Record<TimingName, HistogramSummary>,
+    sizes: timings.sizes.summary(),
     nodes: ring.nodes.map((node) => ({
       id: node.id,
       address: node.address,

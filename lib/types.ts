@@ -112,6 +112,8 @@ export interface MsmOptions {
   schema?: Record<string, unknown>
   /** A pluggable serializer `{ name, encode, decode }` instead of Avro, such as the exported `jsonSerializer`. */
   serializer?: Serializer
+  /** Record timings and sizes for stats() and metrics(). Counters are always kept. Default true. */
+  stats?: boolean
 }
 
 /**

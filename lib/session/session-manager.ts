@@ -10,6 +10,7 @@ import type { LockPolicy } from '../locking/lock-policy.js'
 import type { SessionLocks } from '../locking/session-lock.js'
 import type { LocalEntry, LocalSessions } from '../sticky/local-sessions.js'
 import type { WriteQueue } from '../sticky/write-queue.js'
+import type { Timings } from '../monitoring/histogram.js'
 import { BoundedLru } from '../util/lru.js'
 import { createIdHasher } from './log-id.js'
 import { formatSessionId, generateRandomPart, MAX_SESSION_ID_LENGTH, parseSessionId, type ParsedSessionId } from './session-id.js'
@@ -46,6 +47,7 @@ export class SessionManager implements SessionHost {
   readonly #local: LocalSessions | null
   /** backupAsync (always in sticky mode) only. */
   readonly #queue: WriteQueue | null
+  readonly #timings: Timings
   readonly #hashId = createIdHasher()
   readonly #lastTouch = new BoundedLru<string, number>(TOUCH_MEMORY)
   readonly #ignoredByOption = disabledSession('the request matches the "ignore" option')
@@ -62,6 +64,7 @@ export class SessionManager implements SessionHost {
     locator: SessionLocator
     local: LocalSessions | null
     queue: WriteQueue | null
+    timings: Timings
   }) {
     this.#config = parts.config
     this.#store = parts.store
@@ -73,7 +76,11 @@ export class SessionManager implements SessionHost {
     this.#locator = parts.locator
     this.#local = parts.local
     this.#queue = parts.queue
+    this.#timings = parts.timings
   }
+
+  /** The kill switch: while false, no request touches memcached (see docs/monitoring.md). */
+  enabled = true
 
   /**
    * A new session goes to an available node. With every node down it still
@@ -113,6 +120,12 @@ export class SessionManager implements SessionHost {
     }
     const state = createState(this, Date.now())
     request.session = new Session(state)
+    if (!this.enabled) {
+      // Disabled: a request-local session that is never stored, and no cookie is touched
+      state.finished = true
+      this.#counters.requestsBypassed++
+      return
+    }
     const cookie = this.#readCookie(request)
     state.cookieSent = cookie.present
     if (cookie.parsed === null) {
@@ -233,13 +246,16 @@ export class SessionManager implements SessionHost {
         break
       }
       if (wantLock && state.lease === null) await this.#lock(state, location, request, reply)
+      const started = this.#timings.start()
       outcome = await this.#locator.read(location)
+      this.#timings.since('load', started)
     }
     await this.#apply(state, cookie, outcome as ReadOutcome, request)
   }
 
   async #lock (state: SessionState, location: Location, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const outcome = await this.#locks.acquire(location.id, location.nodeId)
+    if (outcome.status !== 'unavailable' && this.#timings.enabled) this.#timings.histograms.lockWait.record(outcome.waitedMs)
     if (outcome.status === 'acquired') {
       state.lease = outcome.lease
       return
@@ -294,6 +310,7 @@ export class SessionManager implements SessionHost {
           break
         }
         this.#adopt(state, outcome.session, outcome.location.id, outcome.location.nodeId)
+        this.#debug(request, outcome.location.id, `fastify-msm: session loaded (${outcome.how})`)
         state.sendCookie = cookie.renew || outcome.location.movedFrom !== null
         this.#noteRecovery(state, outcome, request)
         this.#counters.loaded++
@@ -389,8 +406,10 @@ export class SessionManager implements SessionHost {
   /** The attributes' Avro bytes when they must be written, else null. */
   #changedAttributes (state: SessionState): Buffer | null {
     if (!state.forceWrite && !state.mayHaveChanged) return null
+    const started = this.#timings.start()
     for (const key of Object.keys(state.attributes)) this.validate(key, state.attributes[key])
     const bytes = this.#store.codec.encodeAttributes(state.attributes)
+    this.#timings.since('serialize', started)
     if (!state.forceWrite && state.loadedBytes !== null && bytes.equals(state.loadedBytes)) return null
     return bytes
   }
@@ -417,6 +436,7 @@ export class SessionManager implements SessionHost {
       return false
     }
     await this.#runAfterSave(state.afterSave.splice(0))
+    this.#debug(request, id, 'fastify-msm: session saved')
     this.#counters.saved++
     state.modified = true
     if (state.isNew) this.#counters.created++
@@ -430,8 +450,10 @@ export class SessionManager implements SessionHost {
   async #save (state: SessionState, attributesBytes: Buffer, now: number, request: FastifyRequest): Promise<Error | null> {
     const id = state.id as string
     const value = this.#encode(state, id, attributesBytes, now)
+    const started = this.#timings.start()
     try {
       const stored = await this.#store.save(id, state.nodeId as string, value, this.#config.maxInactiveInterval)
+      this.#timings.since('save', started)
       if (!stored.primary) {
         this.#counters.savedToBackupOnly++
         request.log.warn({ session: this.#hashId(id), node: state.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')
@@ -468,7 +490,9 @@ export class SessionManager implements SessionHost {
       if (entry !== null) Object.assign(entry, { storedBytes: attributesBytes, storedAt: now, extendedAt: now })
       this.#lastTouch.delete(id)
       await (this.#queue as WriteQueue).enqueue(id, async () => {
+        const started = this.#timings.start()
         const error = await this.#store.save(id, nodeId, value, this.#config.maxInactiveInterval).then(() => null, (failure: Error) => failure)
+        this.#timings.since('save', started)
         if (error !== null) {
           this.#counters.saveFailures++
           this.#log.error({ session: this.#hashId(id), err: error }, 'fastify-msm: asynchronous backup failed')
@@ -488,7 +512,9 @@ export class SessionManager implements SessionHost {
     else this.#lastTouch.set(id, now)
     await (this.#queue as WriteQueue).enqueue(id, async () => {
       try {
+        const started = this.#timings.start()
         await this.#store.touch(id, nodeId, this.#config.maxInactiveInterval)
+        this.#timings.since('touch', started)
         this.#counters.touched++
       } catch (error) {
         this.#counters.touchFailures++
@@ -522,18 +548,27 @@ export class SessionManager implements SessionHost {
 
   /** The stored value, refused with FST_MSM_SESSION_TOO_LARGE above maxSessionSize. */
   #encode (state: SessionState, id: string, attributesBytes: Buffer, now: number): string {
+    const started = this.#timings.start()
     const value = this.#store.codec.encodeValue({
       id,
       createdAt: state.createdAt,
       lastAccessedAt: now,
       maxInactiveInterval: this.#config.maxInactiveInterval
     }, attributesBytes)
+    this.#timings.since('serialize', started)
     if (value.length > this.#config.maxSessionSize) {
       this.#counters.oversized++
       state.sendCookie = false
       throw new FST_MSM_SESSION_TOO_LARGE(value.length, this.#config.maxSessionSize)
     }
+    this.#timings.size(value.length)
     return value
+  }
+
+  /** Routine traffic is logged at debug level, and only hashed when that level is on. */
+  #debug (request: FastifyRequest, id: string, message: string): void {
+    const log = request.log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }
+    if (log.isLevelEnabled?.('debug') === true) log.debug({ session: this.#hashId(id) }, message)
   }
 
   /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */
@@ -558,7 +593,9 @@ export class SessionManager implements SessionHost {
       return refreshed
     }
     try {
+      const started = this.#timings.start()
       await this.#store.touch(id, state.nodeId as string, this.#config.maxInactiveInterval)
+      this.#timings.since('touch', started)
       this.#counters.touched++
       this.#lastTouch.set(id, now)
       return true

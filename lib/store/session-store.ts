@@ -5,6 +5,7 @@ import { KeyScheme, memcachedLifetime } from '../memcached/keys.js'
 import type { DecodedSession, SessionCodec } from '../serialization/session-codec.js'
 import { AvroSessionCodec } from '../serialization/session-codec.js'
 import type { SchemaRegistry } from '../serialization/schema-registry.js'
+import type { Timings } from '../monitoring/histogram.js'
 
 /** What one read of one key returned. */
 export type ReadResult =
@@ -37,7 +38,8 @@ export class SessionStore {
     prefix: string,
     private readonly counters: MsmCounters,
     readonly codec: SessionCodec,
-    private readonly registry: SchemaRegistry | null
+    private readonly registry: SchemaRegistry | null,
+    private readonly timings: Timings
   ) {
     this.keys = new KeyScheme(prefix)
   }
@@ -80,7 +82,9 @@ export class SessionStore {
    * registry. Never rejects.
    */
   async decode (raw: unknown, sessionId: string): Promise<{ ok: true, session: DecodedSession } | { ok: false, reason: string }> {
+    const started = this.timings.start()
     let decoded = this.codec.decodeValue(raw)
+    this.timings.since('deserialize', started)
     if (decoded.ok === 'unknown-schema') {
       const writer = this.registry === null ? null : await this.registry.writerType(decoded.fingerprint)
       if (writer === null) {
