@@ -4,7 +4,7 @@ type Resolver = ReturnType<avro.Type['createResolver']>
 import type { SessionValue } from '../types.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable } from './attribute-value.js'
-import { checkAvroBytes } from './avro-bounds.js'
+import { checkAvroBytes, mapValueSlices } from './avro-bounds.js'
 import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, SESSION_META_FIELDS, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
 
@@ -62,6 +62,12 @@ export interface Serializer {
 
 /** What the store needs from either format. */
 export interface SessionCodec {
+  /**
+   * When only objects handed out by get() may have changed: whether those keys
+   * still encode to their loaded bytes. Undefined when the codec cannot tell
+   * per key (then the whole session is encoded and compared).
+   */
+  keysUnchanged?: (attributes: Attributes, keys: Iterable<string>, loadedBytes: Buffer) => boolean
   /** Throws a coded error, naming the path, for a value this codec cannot store faithfully. */
   validate: (key: string, value: unknown) => void
   encodeAttributes: (attributes: Attributes) => Buffer
@@ -147,6 +153,20 @@ export class AvroSessionCodec implements SessionCodec {
   encodeAttributes (attributes: Attributes): Buffer {
     if (this.#typedFields === null) return this.#attributesType.toBuffer(attributes)
     return this.#attributesType.toBuffer(this.#withDefaults(attributes))
+  }
+
+  /** The generic type encodes each map value on its own, so keys can be compared one by one. */
+  readonly keysUnchanged = (attributes: Attributes, keys: Iterable<string>, loadedBytes: Buffer): boolean => {
+    if (this.#typedFields !== null) return false
+    const valueType = (this.#attributesType as avro.types.MapType).valuesType
+    const loaded = mapValueSlices(this.#attributesType, loadedBytes)
+    for (const key of keys) {
+      const before = loaded.get(key)
+      if (before === undefined || !Object.hasOwn(attributes, key)) return false
+      this.validate(key, attributes[key])
+      if (!valueType.toBuffer(attributes[key]).equals(before)) return false
+    }
+    return true
   }
 
   encodeValue (meta: SessionMeta, attributesBytes: Buffer): string {

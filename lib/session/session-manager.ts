@@ -407,6 +407,13 @@ export class SessionManager implements SessionHost {
   #changedAttributes (state: SessionState): Buffer | null {
     if (!state.forceWrite && !state.mayHaveChanged) return null
     const started = this.#timings.start()
+    const codec = this.#store.codec
+    if (!state.forceWrite && !state.dirty && state.loadedBytes !== null && state.handedOut !== null &&
+      codec.keysUnchanged?.(state.attributes, state.handedOut, state.loadedBytes) === true) {
+      // Only objects handed out by get() could have changed, and they did not
+      this.#timings.since('serialize', started)
+      return null
+    }
     for (const key of Object.keys(state.attributes)) this.validate(key, state.attributes[key])
     const bytes = this.#store.codec.encodeAttributes(state.attributes)
     this.#timings.since('serialize', started)

@@ -29,6 +29,10 @@ export interface SessionState {
   loadedBytes: Buffer | null
   /** set/delete ran, or get() handed out an object that may be mutated in place. */
   mayHaveChanged: boolean
+  /** set/delete ran (as opposed to objects only handed out by get()). */
+  dirty: boolean
+  /** Keys whose objects get() handed out; they may have been mutated in place. */
+  handedOut: Set<string> | null
   /** Written even if the attributes did not change: new id, regenerate. */
   forceWrite: boolean
   forceTouch: boolean
@@ -62,6 +66,8 @@ export function createState (host: SessionHost, now: number): SessionState {
     lastAccessedAt: now,
     loadedBytes: null,
     mayHaveChanged: false,
+    dirty: false,
+    handedOut: null,
     forceWrite: false,
     forceTouch: false,
     cookieSent: false,
@@ -103,7 +109,10 @@ export class Session {
     const state = this[kState]
     if (!Object.hasOwn(state.attributes, key)) return undefined
     const value = state.attributes[key]
-    if (typeof value === 'object' && value !== null) state.mayHaveChanged = true
+    if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
+      state.mayHaveChanged = true
+      ;(state.handedOut ??= new Set()).add(key)
+    }
     return value as SessionValueOf<K>
   }
 
@@ -117,6 +126,7 @@ export class Session {
     state.host.validate(key, value)
     state.attributes[key] = value as Attributes[string]
     state.mayHaveChanged = true
+    state.dirty = true
     ensureId(state)
     return this
   }
@@ -126,6 +136,7 @@ export class Session {
     if (Object.hasOwn(state.attributes, key)) {
       delete state.attributes[key]
       state.mayHaveChanged = true
+      state.dirty = true
     }
     return this
   }
