@@ -6,6 +6,7 @@ import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import cookie from '@fastify/cookie'
+import { startEmbeddedMemcached } from './embedded-memcached.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 if (!existsSync(new URL('../dist/cjs/index.js', import.meta.url))) {
@@ -23,11 +24,12 @@ function hasMemcached () {
   }
 }
 
-if (!hasMemcached()) {
-  console.error('The demo needs the memcached server on PATH.')
-  console.error('  Debian/Ubuntu: sudo apt-get install -y memcached')
-  console.error('  macOS:         brew install memcached')
-  process.exit(1)
+const embedded = process.env.DEMO_EMBEDDED === '1' || !hasMemcached()
+if (embedded) {
+  console.log('memcached is not on PATH, so this demo runs a small embedded memcached-protocol server (demo/embedded-memcached.mjs).')
+  console.log('For the real server:')
+  console.log('  Debian/Ubuntu: sudo apt-get install -y memcached')
+  console.log('  macOS:         brew install memcached')
 }
 
 async function freePort () {
@@ -39,8 +41,13 @@ async function freePort () {
 }
 
 const children = []
+const embeddedServers = []
 async function startMemcached (id) {
   const port = await freePort()
+  if (embedded) {
+    embeddedServers.push(await startEmbeddedMemcached(port))
+    return `${id}:127.0.0.1:${port}`
+  }
   const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '32']
   if (process.getuid?.() === 0) args.push('-u', 'nobody')
   children.push(spawn('memcached', args, { stdio: 'ignore' }))
@@ -92,7 +99,7 @@ for (const [index, port] of ports.entries()) {
   apps.push(app)
 }
 
-console.log(`memcached nodes (real memcached): ${nodes}`)
+console.log(`memcached nodes (${embedded ? 'embedded demo server, not the real memcached' : 'real memcached'}): ${nodes}`)
 console.log(`app1: http://127.0.0.1:${ports[0]}/`)
 console.log(`app2: http://127.0.0.1:${ports[1]}/`)
 console.log('Open one, then follow the link to the other: the visit counter continues. Ctrl-C stops everything.')
@@ -100,6 +107,7 @@ console.log('Open one, then follow the link to the other: the visit counter cont
 async function stop () {
   await Promise.all(apps.map((app) => app.close()))
   for (const child of children) child.kill('SIGKILL')
+  for (const server of embeddedServers) server.close()
   process.exit(0)
 }
 process.once('SIGINT', stop)
