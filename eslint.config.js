@@ -2,5 +2,5 @@
 
 module.exports = require('neostandard')({
   ts: true,
-  ignores: ['dist/**', 'coverage/**', 'docs/.vitepress/dist/**', 'docs/.vitepress/cache/**']
+  ignores: ['dist/**', 'coverage/**', 'docs/.vitepress/dist/**', 'docs/.vitepress/cache/**', 'docs/public/api/**']
 })

@@ -9,7 +9,7 @@ import cookie from '@fastify/cookie'
 import msm from 'fastify-msm'
 
 // Loaded untyped: its declaration merging of FastifyRequest.session would clash with fastify-msm's
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const fastifySession = require('@fastify/session')
 
 const SECRET = 'a benchmark secret that is long enough!!'
@@ -53,7 +53,6 @@ async function build (scenario: string, nodes: string): Promise<FastifyInstance>
       adapter = fastifySessionAdapter
       break
     case 'c': {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const MemcachedStore = require('connect-memcached')(fastifySession)
       const hosts = nodes.split(' ').map((node) => node.split(':').slice(1).join(':'))
       await app.register(fastifySession, { ...sessionOptions, store: new MemcachedStore({ hosts, ttl: 1800 }) })

@@ -68,7 +68,7 @@ export const DEFAULTS = Object.freeze({
   stats: true
 })
 
-const OPTION_KEYS = [
+export const OPTION_KEYS = [
   'nodes', 'cookieName', 'cookie', 'maxInactiveInterval', 'touchInterval',
   'prefix', 'operationTimeout', 'ignore', 'maxSessionSize',
   'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax',
@@ -76,7 +76,7 @@ const OPTION_KEYS = [
   'sticky', 'route', 'localSessions', 'backupAsync', 'backupQueueSize',
   'schema', 'serializer', 'stats'
 ] as const
-const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
+export const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
 
 /** memcached's item limit is 1 MiB including the key and item header. */
 export const MAX_STORABLE_SIZE = 1_000_000

@@ -68,6 +68,8 @@ export interface SessionCodec {
    * per key (then the whole session is encoded and compared).
    */
   keysUnchanged?: (attributes: Attributes, keys: Iterable<string>, loadedBytes: Buffer) => boolean
+  /** The attributes of a new session: the schema's defaults for typed sessions, else none. */
+  emptyAttributes: () => Attributes
   /** Throws a coded error, naming the path, for a value this codec cannot store faithfully. */
   validate: (key: string, value: unknown) => void
   encodeAttributes: (attributes: Attributes) => Buffer
@@ -148,6 +150,16 @@ export class AvroSessionCodec implements SessionCodec {
       }
     })
     if (problems.length > 0) throw new FST_MSM_SCHEMA_MISMATCH(key, problems[0] as string)
+  }
+
+  emptyAttributes (): Attributes {
+    const attributes = Object.create(null) as Attributes
+    if (this.#typedFields === null) return attributes
+    for (const field of (this.#attributesType as avro.types.RecordType).fields) {
+      const fallback = field.defaultValue()
+      if (fallback !== undefined) attributes[field.name] = fallback as Attributes[string]
+    }
+    return attributes
   }
 
   encodeAttributes (attributes: Attributes): Buffer {
@@ -266,6 +278,10 @@ export class SerializerSessionCodec implements SessionCodec {
 
   validate (key: string, value: unknown): void {
     assertStorable(key, value, { dates: false })
+  }
+
+  emptyAttributes (): Attributes {
+    return Object.create(null) as Attributes
   }
 
   encodeAttributes (attributes: Attributes): Buffer {

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { MsmConfig } from '../options.js'
 import type { MsmCounters } from '../stats.js'
 import type { SessionStore } from '../store/session-store.js'
-import type { DecodedSession } from '../serialization/session-codec.js'
+import type { Attributes, DecodedSession } from '../serialization/session-codec.js'
 import { FST_MSM_LOCK_TIMEOUT, FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILABLE } from '../errors.js'
 import type { Location, ReadOutcome, SessionLocator } from '../cluster/session-locator.js'
 import type { LockPolicy } from '../locking/lock-policy.js'
@@ -96,6 +96,10 @@ export class SessionManager implements SessionHost {
 
   validate (key: string, value: unknown): void {
     this.#store.codec.validate(key, value)
+  }
+
+  emptyAttributes (): Attributes {
+    return this.#store.codec.emptyAttributes()
   }
 
   async remove (id: string, nodeId: string): Promise<void> {

@@ -14,6 +14,8 @@ export interface SessionHost {
   remove (id: string, nodeId: string): Promise<void>
   /** Throws a coded error, naming the path, for a value that cannot be stored faithfully. */
   validate (key: string, value: unknown): void
+  /** The attributes of a new session. */
+  emptyAttributes (): Attributes
 }
 
 export interface SessionState {
@@ -61,7 +63,7 @@ export function createState (host: SessionHost, now: number): SessionState {
     id: null,
     nodeId: null,
     isNew: true,
-    attributes: Object.create(null) as Attributes,
+    attributes: host.emptyAttributes(),
     createdAt: now,
     lastAccessedAt: now,
     loadedBytes: null,
@@ -164,7 +166,7 @@ export class Session {
   async destroy (): Promise<void> {
     const state = this[kState]
     const stored = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
-    state.attributes = Object.create(null) as Attributes
+    state.attributes = state.host.emptyAttributes()
     state.id = null
     state.nodeId = null
     state.isNew = true

@@ -123,7 +123,7 @@ describe('rolling deploy: two schema versions on the same nodes', () => {
     client.base = reader.base
     const response = await client.get('/read')
     assert.equal(response.status, 200)
-    assert.deepEqual(response.body, { visits: null, isNew: true })
+    assert.deepEqual(response.body, { visits: 0, isNew: true }, 'a new session, with the schema defaults')
     const stats = reader.app.msm.stats()
     assert.equal(stats.schemaFailures, 1)
     assert.equal(stats.deserializationFailures, 1)

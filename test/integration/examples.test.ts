@@ -1,0 +1,78 @@
+// The examples in examples/ are exercised here, so they cannot rot.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import type { FastifyInstance } from 'fastify'
+import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import { CookieClient, listen } from '../helpers/app.js'
+import * as loginLogout from '../../examples/login-logout.js'
+import * as ajaxLocking from '../../examples/ajax-locking.js'
+import * as typedSession from '../../examples/typed-session.js'
+
+let cluster: MemcachedCluster
+const apps: FastifyInstance[] = []
+
+before(async () => {
+  cluster = await startCluster(2)
+})
+
+after(async () => {
+  await Promise.all(apps.map((app) => app.close()))
+  await cluster.stop()
+})
+
+async function start (build: (nodes: string) => Promise<FastifyInstance>): Promise<CookieClient> {
+  const app = await build(cluster.spec)
+  apps.push(app)
+  return new CookieClient(await listen(app))
+}
+
+test('examples/login-logout: login regenerates the id, logout destroys the session', async () => {
+  const client = await start(loginLogout.build)
+  assert.equal((await client.get('/me')).status, 401)
+  assert.equal((await client.post('/login', { user: 'eve' })).status, 401)
+  await client.post('/login', { user: 'ada' })
+  const me = await client.get('/me')
+  assert.equal(me.body.user.id, 'ada')
+  const loggedIn = client.cookieHeader
+  await client.post('/logout')
+  assert.equal((await client.get('/me')).status, 401)
+  assert.equal((await client.request('/me', { headers: { cookie: loggedIn } })).status, 401, 'the old cookie is dead')
+})
+
+test('examples/ajax-locking: 30 parallel additions to one cart, none lost', async () => {
+  const client = await start(ajaxLocking.build)
+  await client.post('/cart', { item: 'first' })
+  await Promise.all(Array.from({ length: 30 }, (_, i) => client.post('/cart', { item: `item-${i}` })))
+  assert.equal((await client.get('/cart')).body.cart.length, 31)
+})
+
+test('examples/typed-session: typed values round-trip and bad ones are refused', async () => {
+  const client = await start(typedSession.build)
+  assert.deepEqual((await client.get('/visit')).body, { visits: 1, theme: 'light' })
+  await client.post('/theme', { theme: 'dark' })
+  assert.deepEqual((await client.get('/visit')).body, { visits: 2, theme: 'dark' })
+  const refused = await client.post('/theme', { theme: 'neon' })
+  assert.equal(refused.body.code, 'FST_MSM_SCHEMA_MISMATCH')
+})
+
+test('npm run demo: the session follows the visitor from one instance to the other, and Ctrl-C stops everything', async () => {
+  const port = 39_000 + Math.floor(Math.random() * 1000)
+  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'demo', 'demo.mjs')], {
+    env: { ...process.env, DEMO_EMBEDDED: '1', DEMO_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  await new Promise<void>((resolve) => lines.on('line', (line) => { if (line.startsWith('Open one')) resolve() }))
+  const visitor = new CookieClient(`http://127.0.0.1:${port}`)
+  assert.match((await visitor.get('/')).body as string, /Visits in this session: <strong>1<\/strong>/)
+  visitor.base = `http://127.0.0.1:${port + 1}`
+  const second = (await visitor.get('/')).body as string
+  assert.match(second, /served by <code>app2<\/code>/)
+  assert.match(second, /Visits in this session: <strong>2<\/strong>/)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  child.kill('SIGINT')
+  assert.equal(await exited, 0)
+})
