@@ -37,6 +37,7 @@ export interface MsmConfig {
   schema: Record<string, unknown> | null
   serializer: Serializer | null
   stats: boolean
+  maxAge: number | null
 }
 
 /** Defaults of every optional option; docs/options.md is checked against this table. */
@@ -65,7 +66,8 @@ export const DEFAULTS = Object.freeze({
   backupQueueSize: 10_000,
   schema: null,
   serializer: null,
-  stats: true
+  stats: true,
+  maxAge: null
 })
 
 export const OPTION_KEYS = [
@@ -74,7 +76,7 @@ export const OPTION_KEYS = [
   'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax',
   'failoverNodes', 'nodeRetryInterval', 'storeFailurePolicy',
   'sticky', 'route', 'localSessions', 'backupAsync', 'backupQueueSize',
-  'schema', 'serializer', 'stats'
+  'schema', 'serializer', 'stats', 'maxAge'
 ] as const
 export const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
 
@@ -119,7 +121,8 @@ export function normalizeOptions (options: unknown): MsmConfig {
     ...stickyOptions(options),
     schema: attributesSchema(options.schema),
     serializer: serializerOption(options.serializer),
-    stats: boolean(options, 'stats', DEFAULTS.stats)
+    stats: boolean(options, 'stats', DEFAULTS.stats),
+    maxAge: options.maxAge === undefined ? null : positiveInteger(options, 'maxAge', 0)
   }
   if (config.schema !== null && config.serializer !== null) {
     throw new FST_MSM_OPTION_INVALID('serializer', 'absent when "schema" is given (a schema is for the Avro serializer)', 'a serializer')

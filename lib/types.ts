@@ -114,6 +114,8 @@ export interface MsmOptions {
   serializer?: Serializer
   /** Record timings and sizes for stats() and metrics(). Counters are always kept. Default true. */
   stats?: boolean
+  /** Absolute timeout: seconds after its creation when a session ends, however active. Default: none. */
+  maxAge?: number
 }
 
 /**

@@ -8,6 +8,7 @@ const SAFE_KEY = /^[A-Za-z0-9_.:-]{1,250}$/
 /** Counts of what one node was asked to do, for app.msm.stats(). */
 export interface NodeOperationCounts {
   get: number
+  /** set and replace */
   set: number
   add: number
   touch: number
@@ -135,6 +136,17 @@ export class NodeClient {
   async set (key: string, value: string, lifetime: number): Promise<void> {
     const stored = await this.#run('set', key, (done) => this.#client.set(key, value, lifetime, done))
     if (stored !== true) throw new FST_MSM_NODE_ERROR(this.id, 'set', 'the server did not store the value')
+  }
+
+  /**
+   * Stores `value` only if the key exists. Resolves false when it does not:
+   * the session was destroyed, regenerated or expired since it was loaded.
+   */
+  replace (key: string, value: string, lifetime: number): Promise<boolean> {
+    return this.#run('set', key, (done) => this.#client.replace(key, value, lifetime, (error: unknown, result: unknown) => {
+      if (isNotStored(error)) done(undefined, false)
+      else done(error, result)
+    })).then((stored) => stored === true)
   }
 
   /** Resolves false when the key already exists. */

@@ -45,6 +45,11 @@ export interface SessionState {
   destroyed: boolean
   /** The stored session could not be read (node errors): never overwrite it. */
   unavailable: boolean
+  /**
+   * Loaded from its primary under this id: its writes use `replace`, so a
+   * concurrent destroy() or regenerate() is not undone by this request.
+   */
+  loadedFromPrimary: boolean
   /** finish() ran; onSend may run twice when it reports an error. */
   finished: boolean
   /** The distributed lock this request holds, released after the save. */
@@ -76,6 +81,7 @@ export function createState (host: SessionHost, now: number): SessionState {
     sendCookie: false,
     destroyed: false,
     unavailable: false,
+    loadedFromPrimary: false,
     finished: false,
     lease: null,
     modified: false,
@@ -157,6 +163,8 @@ export class Session {
     const state = this[kState]
     const old = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
     assignNewId(state)
+    // A new id is a new session for the absolute timeout (maxAge) too
+    state.createdAt = Date.now()
     state.mayHaveChanged = true
     state.modified = true
     if (old !== null) await state.host.remove(old.id, old.nodeId)
