@@ -77,6 +77,20 @@ export class MemcachedNode {
     this.#child?.kill(signal)
   }
 
+  /** SIGSTOP, and waits until the kernel reports the process stopped (a hung node). */
+  async suspend (): Promise<void> {
+    const pid = this.#child?.pid
+    if (pid === undefined) throw new Error('not running')
+    this.#child?.kill('SIGSTOP')
+    const { readFileSync } = await import('node:fs')
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (/\) T /.test(stat)) return
+      await sleep(5)
+    }
+    throw new Error(`memcached ${this.id} did not stop`)
+  }
+
   async kill (): Promise<void> {
     const child = this.#child
     if (child === null || child.exitCode !== null || child.signalCode !== null) return

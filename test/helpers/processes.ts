@@ -16,7 +16,7 @@ export interface AppProcess {
 /** Starts test/helpers/app-process.ts in a child process and waits for its URL. */
 export async function startAppProcess (options: object): Promise<AppProcess> {
   const script = join(__dirname, 'app-process.ts')
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options, (_key, value) =>
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, JSON.stringify(options, (_key, value) =>
     value instanceof RegExp ? value.source : value as unknown)], { stdio: ['ignore', 'pipe', 'inherit'] })
   running.add(child)
   child.once('exit', () => running.delete(child))

@@ -59,7 +59,7 @@ test('a hung primary (SIGSTOP) costs one operationTimeout, then the backup copy 
   }
   assert.equal(primary, 'n1')
   const hung = cluster.node('n1')
-  hung.signal('SIGSTOP')
+  await hung.suspend()
   try {
     const response = await client.get('/read')
     assert.equal(response.status, 200)

@@ -117,7 +117,7 @@ describe('a hung node (SIGSTOP)', () => {
     const { cluster, app, base } = await setup(3)
     const client = await sessionOn(base, 'n1')
     const oldId = idOf(client)
-    cluster.node('n1').signal('SIGSTOP')
+    await cluster.node('n1').suspend()
     try {
       const started = Date.now()
       const response = await client.get('/count')

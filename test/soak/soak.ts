@@ -1,0 +1,142 @@
+// npm run soak [-- --short]: load over 2 app processes and 3 memcached nodes
+// while random nodes are SIGKILLed and restarted empty, or SIGSTOPped and
+// resumed. Every acknowledged write is verified; heap, file descriptors,
+// handles and the plugin's counters are compared before and after.
+// Full: 200 s; --short: 30 s (run by CI).
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { startCluster } from '../helpers/memcached.js'
+import { startAppProcess } from '../helpers/processes.js'
+import { CookieClient } from '../helpers/app.js'
+
+const short = process.argv.includes('--short')
+const DURATION_MS = short ? 30_000 : 200_000
+const CLIENTS = 40
+const FAULT_EVERY_MS = short ? 4000 : 6000
+const FAULT_LENGTH_MS = 1500
+
+interface ProcessReport { heapUsed: number, fds: number, handles: number, stats: { saved: number, relocated: number, restored: number, nodes: Array<{ state: string }> } }
+
+async function report (base: string): Promise<ProcessReport> {
+  return await (await fetch(`${base}/__process`)).json() as ProcessReport
+}
+
+async function main (): Promise<void> {
+  const cluster = await startCluster(3)
+  const options = { nodes: cluster.spec, operationTimeout: 300, nodeRetryInterval: 200, storeFailurePolicy: 'fail', lockingMode: 'none' }
+  const apps = await Promise.all([startAppProcess(options), startAppProcess(options)])
+  const bases = apps.map((app) => app.base)
+  const faults: string[] = []
+  const control = { stopping: false }
+  try {
+    const users = await Promise.all(Array.from({ length: CLIENTS }, async () => {
+      const client = new CookieClient(bases[0] as string)
+      await client.get('/count')
+      return { client, acknowledged: 1, failures: 0, lost: 0 }
+    }))
+    // Warm up, then take the baseline
+    for (let i = 0; i < 5; i++) await Promise.all(users.map(async (user) => { user.client.base = bases[i % 2] as string; user.acknowledged = (await user.client.get('/count')).body.n }))
+    const before = await Promise.all(bases.map(report))
+
+    const faultLoop = (async () => {
+      while (!control.stopping) {
+        await sleep(FAULT_EVERY_MS)
+        if (control.stopping) break
+        const node = cluster.nodes[Math.floor(Math.random() * cluster.nodes.length)] as typeof cluster.nodes[number]
+        if (Math.random() < 0.5) {
+          faults.push(`SIGKILL ${node.id}, restart empty`)
+          await node.kill()
+          await sleep(FAULT_LENGTH_MS)
+          await node.start()
+        } else {
+          faults.push(`SIGSTOP ${node.id}, SIGCONT`)
+          await node.suspend()
+          await sleep(FAULT_LENGTH_MS)
+          node.signal('SIGCONT')
+        }
+      }
+    })()
+
+    const deadline = Date.now() + DURATION_MS
+    let requests = 0
+    await Promise.all(users.map(async (user) => {
+      while (Date.now() < deadline) {
+        user.client.base = bases[Math.floor(Math.random() * 2)] as string
+        requests++
+        try {
+          const response = await user.client.get('/count')
+          if (response.status !== 200) {
+            user.failures++
+            continue
+          }
+          if (response.body.n !== user.acknowledged + 1) user.lost += Math.max(1, user.acknowledged + 1 - response.body.n)
+          user.acknowledged = response.body.n
+        } catch {
+          user.failures++
+        }
+      }
+    }))
+    control.stopping = true
+    await faultLoop
+    // Let every node come back into service
+    const ready = Date.now() + 10_000
+    while (Date.now() < ready && !(await Promise.all(bases.map(report))).every((r) => r.stats.nodes.every((node) => node.state === 'up'))) await sleep(200)
+
+    let lostAtEnd = 0
+    for (const user of users) {
+      const read = await user.client.get('/read')
+      if (read.body.n !== user.acknowledged) lostAtEnd++
+    }
+    const after = await Promise.all(bases.map(report))
+    const acknowledged = users.reduce((sum, user) => sum + user.acknowledged, 0)
+    const lostDuring = users.reduce((sum, user) => sum + user.lost, 0)
+    const failed = users.reduce((sum, user) => sum + user.failures, 0)
+    const saved = after.reduce((sum, r, i) => sum + r.stats.saved - (before[i] as ProcessReport).stats.saved, 0)
+    const acknowledgedSince = requests - failed
+    const heapGrowth = after.map((r, i) => r.heapUsed - (before[i] as ProcessReport).heapUsed)
+    const result = {
+      seconds: DURATION_MS / 1000,
+      requests,
+      acknowledgedWrites: acknowledgedSince,
+      failedRequests: failed,
+      faultsInjected: faults.length,
+      faults,
+      lostWritesDuringRun: lostDuring,
+      sessionsNotMatchingAtEnd: lostAtEnd,
+      savedByPlugin: saved,
+      heapGrowthBytesPer100kRequests: heapGrowth.map((bytes) => Math.round((bytes / Math.max(1, requests / 2)) * 100_000)),
+      fds: after.map((r, i) => ({ before: (before[i] as ProcessReport).fds, after: r.fds })),
+      handles: after.map((r, i) => ({ before: (before[i] as ProcessReport).handles, after: r.handles })),
+      relocated: after.reduce((sum, r) => sum + r.stats.relocated, 0),
+      restored: after.reduce((sum, r) => sum + r.stats.restored, 0),
+      totalEntries: acknowledged
+    }
+    console.log(JSON.stringify(result, null, 2))
+    const problems: string[] = []
+    if (lostDuring > 0 || lostAtEnd > 0) problems.push(`lost writes: ${lostDuring} during the run, ${lostAtEnd} sessions wrong at the end`)
+    if (saved !== acknowledgedSince) problems.push(`the plugin saved ${saved} times for ${acknowledgedSince} acknowledged writes`)
+    for (const [i, r] of after.entries()) {
+      if (r.fds > (before[i] as ProcessReport).fds + 20) problems.push(`app ${i}: file descriptors ${(before[i] as ProcessReport).fds} -> ${r.fds}`)
+      if (r.handles > (before[i] as ProcessReport).handles + 20) problems.push(`app ${i}: handles ${(before[i] as ProcessReport).handles} -> ${r.handles}`)
+    }
+    if (!short) {
+      writeFileSync(join(__dirname, '..', '..', 'benchmarks', 'results', 'soak.json'), JSON.stringify(result, null, 2) + '\n')
+    }
+    if (problems.length > 0) {
+      console.error(`soak FAILED:\n- ${problems.join('\n- ')}`)
+      process.exitCode = 1
+    } else {
+      console.log('soak passed: 0 lost writes, counters reconcile, no descriptor or handle leak')
+    }
+  } finally {
+    control.stopping = true
+    await Promise.all(apps.map((app) => app.stop()))
+    await cluster.stop()
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
