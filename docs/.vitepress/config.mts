@@ -34,6 +34,7 @@ export default defineConfig({
         items: [
           { text: 'Migrating from @fastify/session', link: '/migrating' },
           { text: 'Errors', link: '/errors' },
+          { text: 'Dependencies', link: '/dependencies' },
           { text: 'FAQ and troubleshooting', link: '/faq' },
           { text: 'API reference (TypeDoc)', link: '/api/index.html', target: '_self' }
         ]
