@@ -1,22 +1,13 @@
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import { useSharedCluster } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 
 let cluster: MemcachedCluster
-const apps: FastifyInstance[] = []
-
-before(async () => {
-  cluster = await startCluster(2)
-})
-
-after(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await cluster.stop()
-})
+const apps = useSharedCluster(2, (started) => { cluster = started })
 
 test('a cold burst of 200 concurrent new sessions never fails with "connection pool is full"', async () => {
   const app = await buildApp({ msm: { nodes: cluster.spec } })

@@ -1,16 +1,17 @@
-import { after, before, describe, test } from 'node:test'
+import { before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
 import msm, { type MsmOptions } from '../../lib/index.js'
-import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import type { MemcachedCluster } from '../helpers/memcached.js'
+import { useSharedCluster } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 
 const codec = new AvroSessionCodec()
 let cluster: MemcachedCluster
-const apps: FastifyInstance[] = []
+const apps = useSharedCluster(3, (started) => { cluster = started })
 
 async function startApp (options: Partial<MsmOptions> = {}, extra: Partial<Parameters<typeof buildApp>[0]> = {}): Promise<{ app: FastifyInstance, client: CookieClient }> {
   const app = await buildApp({ ...extra, msm: { nodes: cluster.spec, ...options } })
@@ -37,15 +38,6 @@ async function delta<T> (action: () => Promise<T>): Promise<{ result: T, ops: Aw
 function cookieValue (client: CookieClient): string {
   return client.cookies.get('sessionId') as string
 }
-
-before(async () => {
-  cluster = await startCluster(3)
-})
-
-after(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await cluster.stop()
-})
 
 describe('a session shared by two app instances', () => {
   test('request 1 on app A, request 2 on app B, request 3 on A again', async () => {

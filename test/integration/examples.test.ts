@@ -1,27 +1,19 @@
 // The examples in examples/ are exercised here, so they cannot rot.
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { FastifyInstance } from 'fastify'
-import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import type { MemcachedCluster } from '../helpers/memcached.js'
+import { useSharedCluster } from '../helpers/fixtures.js'
 import { CookieClient, listen } from '../helpers/app.js'
 import * as loginLogout from '../../examples/login-logout.js'
 import * as ajaxLocking from '../../examples/ajax-locking.js'
 import * as typedSession from '../../examples/typed-session.js'
 
 let cluster: MemcachedCluster
-const apps: FastifyInstance[] = []
-
-before(async () => {
-  cluster = await startCluster(2)
-})
-
-after(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await cluster.stop()
-})
+const apps = useSharedCluster(2, (started) => { cluster = started })
 
 async function start (build: (nodes: string) => Promise<FastifyInstance>): Promise<CookieClient> {
   const app = await build(cluster.spec)

@@ -1,23 +1,16 @@
-import { afterEach, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 
 const codec = new AvroSessionCodec()
 const FAST = { operationTimeout: 300, nodeRetryInterval: 200 }
-let clusters: MemcachedCluster[] = []
-let apps: FastifyInstance[] = []
-
-afterEach(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await Promise.all(clusters.map((cluster) => cluster.stop()))
-  apps = []
-  clusters = []
-})
+const { clusters, apps } = usePerTestCleanup()
 
 async function setup (nodes = 3, options: Partial<MsmOptions> = {}): Promise<{ cluster: MemcachedCluster, app: FastifyInstance, base: string }> {
   const cluster = await startCluster(nodes)

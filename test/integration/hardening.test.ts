@@ -1,26 +1,18 @@
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
-import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import type { MemcachedCluster } from '../helpers/memcached.js'
+import { useSharedCluster } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 
 const SECRET = 'a fuzzing secret that is long enough!!'
 let cluster: MemcachedCluster
-const apps: FastifyInstance[] = []
-
-before(async () => {
-  cluster = await startCluster(2)
-})
-
-after(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await cluster.stop()
-})
+const apps = useSharedCluster(2, (started) => { cluster = started })
 
 async function startApp (options: Partial<MsmOptions> = {}, secret?: string | string[]): Promise<{ app: FastifyInstance, base: string, port: number }> {
   const app = await buildApp({ msm: { nodes: cluster.spec, ...options }, ...(secret === undefined ? {} : { secret }) })

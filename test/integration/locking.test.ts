@@ -1,23 +1,15 @@
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
-import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import type { MemcachedCluster } from '../helpers/memcached.js'
+import { useSharedCluster } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 import { startAppProcess } from '../helpers/processes.js'
 
 let cluster: MemcachedCluster
-const apps: FastifyInstance[] = []
-
-before(async () => {
-  cluster = await startCluster(2)
-})
-
-after(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await cluster.stop()
-})
+const apps = useSharedCluster(2, (started) => { cluster = started })
 
 /** `add` commands sent at start-up (the schema registry publishes with add), per app. */
 const startupAdds = new WeakMap<FastifyInstance, number>()

@@ -1,19 +1,12 @@
-import { afterEach, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 
-let clusters: MemcachedCluster[] = []
-let apps: FastifyInstance[] = []
-
-afterEach(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await Promise.all(clusters.map((cluster) => cluster.stop()))
-  apps = []
-  clusters = []
-})
+const { clusters, apps } = usePerTestCleanup()
 
 async function setup (options: Partial<MsmOptions> = {}, logs?: string[]): Promise<{ cluster: MemcachedCluster, app: FastifyInstance, client: CookieClient }> {
   const cluster = await startCluster(3)

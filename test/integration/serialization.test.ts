@@ -1,26 +1,18 @@
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import Fastify from 'fastify'
 import cookie from '@fastify/cookie'
 import msm, { jsonSerializer, type MsmOptions } from '../../lib/index.js'
-import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import type { MemcachedCluster } from '../helpers/memcached.js'
+import { useSharedCluster } from '../helpers/fixtures.js'
 import { CookieClient, listen } from '../helpers/app.js'
 
 // Apache's own JavaScript Avro implementation, independent of avsc
 const apacheAvro = require('avro-js') as { parse: (schema: object) => { fromBuffer: (buffer: Buffer) => unknown } }
 
 let cluster: MemcachedCluster
-const apps: FastifyInstance[] = []
-
-before(async () => {
-  cluster = await startCluster(2)
-})
-
-after(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await cluster.stop()
-})
+const apps = useSharedCluster(2, (started) => { cluster = started })
 
 const v1Schema = {
   type: 'record',

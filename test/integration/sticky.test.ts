@@ -1,21 +1,14 @@
-import { afterEach, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 200 }
-let clusters: MemcachedCluster[] = []
-let apps: FastifyInstance[] = []
-
-afterEach(async () => {
-  await Promise.all(apps.map((app) => app.close()))
-  await Promise.all(clusters.map((cluster) => cluster.stop()))
-  apps = []
-  clusters = []
-})
+const { clusters, apps } = usePerTestCleanup()
 
 async function cluster (nodes = 3): Promise<MemcachedCluster> {
   const started = await startCluster(nodes)
