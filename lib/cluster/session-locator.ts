@@ -3,7 +3,7 @@ import type { NodeClient } from '../memcached/node-client.js'
 import type { MsmCounters } from '../stats.js'
 import type { DecodedSession } from '../serialization/session-codec.js'
 import type { SessionStore } from '../store/session-store.js'
-import { formatSessionId, type ParsedSessionId } from '../session/session-id.js'
+import { formatSessionId, movedRandomPart, type ParsedSessionId } from '../session/session-id.js'
 import { BoundedLru } from '../util/lru.js'
 
 /** Ids that missed on primary and backup, remembered briefly so that repeating them costs nothing. */
@@ -53,15 +53,15 @@ export class SessionLocator {
 
   /**
    * The location of a session now. A session whose primary is down or removed
-   * keeps its random part and takes the relocation target's suffix, so every
-   * request and every server that sees the same node states moves it to the
-   * same new id: concurrent requests converge instead of diverging.
+   * moves to the relocation target under an id derived from its old one, so
+   * every request and every server that sees the same node states moves it to
+   * the same new id: concurrent requests converge instead of diverging.
    */
   locate (parsed: ParsedSessionId): Location | null {
     if (this.ring.isAvailable(parsed.nodeId)) return { id: parsed.id, nodeId: parsed.nodeId, movedFrom: null }
     const target = this.ring.relocationTarget(parsed.nodeId)
     if (target === undefined) return null
-    return { id: formatSessionId(parsed.random, target.id, parsed.route), nodeId: target.id, movedFrom: parsed }
+    return { id: formatSessionId(movedRandomPart(parsed.id), target.id, parsed.route), nodeId: target.id, movedFrom: parsed }
   }
 
   async read (location: Location): Promise<ReadOutcome> {
@@ -74,12 +74,30 @@ export class SessionLocator {
         ? { status: 'primary-failed', error: primary.error }
         : { status: 'unavailable', error: primary.error }
     }
-    const copy = await this.store.findBackup(from.id, from.nodeId, location.movedFrom !== null)
+    if (location.movedFrom !== null) return await this.#newestBackup(location, from)
+    const copy = await this.store.findBackup(from.id, from.nodeId)
     if (copy === undefined) {
       this.#recentMisses.set(from.id, Date.now() + RECENT_MISS_MS)
       return { status: 'missing' }
     }
-    return await this.#decode(copy.raw, location, location.movedFrom === null ? 'restored' : 'relocated', copy.node)
+    return await this.#decode(copy.raw, location, 'restored', copy.node)
+  }
+
+  /**
+   * A relocation reads the `bak:` copy on every available node after the old
+   * primary and keeps the newest by its stored lastAccessedAt: a node that
+   * was hung may deliver a backup write late, after newer ones went elsewhere.
+   */
+  async #newestBackup (location: Location, from: { id: string, nodeId: string }): Promise<ReadOutcome> {
+    const copies = await this.store.findBackups(from.id, from.nodeId)
+    let newest: ReadOutcome | null = null
+    for (const copy of copies) {
+      const outcome = await this.#decode(copy.raw, location, 'relocated', copy.node)
+      if (outcome.status !== 'found') continue
+      if (newest === null || newest.status !== 'found' || outcome.session.meta.lastAccessedAt > newest.session.meta.lastAccessedAt) newest = outcome
+    }
+    if (newest !== null) return newest
+    return copies.length > 0 ? { status: 'corrupt', reason: 'no backup copy could be decoded' } : { status: 'missing' }
   }
 
   async #decode (raw: unknown, location: Location, how: 'primary' | 'restored' | 'relocated', backupNode: NodeClient | null): Promise<ReadOutcome> {

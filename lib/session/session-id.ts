@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 /**
  * A session id is `<random>-<nodeId>[.<route>]`: 32 lowercase hex characters
@@ -22,6 +22,16 @@ export interface ParsedSessionId {
 
 export function generateRandomPart (): string {
   return randomBytes(RANDOM_BYTES).toString('hex')
+}
+
+/**
+ * The random part of a session moved off its node (relocation, takeover):
+ * derived from the old id, so every process that moves the same session
+ * picks the same new id, and never one the session had before, where a node
+ * that was hung could still hold an old copy.
+ */
+export function movedRandomPart (oldId: string): string {
+  return createHash('sha256').update(oldId).digest('hex').slice(0, RANDOM_BYTES * 2)
 }
 
 export function formatSessionId (random: string, nodeId: string, route: string | null = null): string {

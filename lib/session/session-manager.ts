@@ -13,7 +13,7 @@ import type { WriteQueue } from '../sticky/write-queue.js'
 import type { Timings } from '../monitoring/histogram.js'
 import { BoundedLru } from '../util/lru.js'
 import { createIdHasher } from './log-id.js'
-import { formatSessionId, generateRandomPart, MAX_SESSION_ID_LENGTH, parseSessionId, type ParsedSessionId } from './session-id.js'
+import { formatSessionId, generateRandomPart, MAX_SESSION_ID_LENGTH, movedRandomPart, parseSessionId, type ParsedSessionId } from './session-id.js'
 import { createState, disabledSession, kState, Session, type SessionHost, type SessionState } from './session.js'
 
 /** The session vanished between load and save (destroyed, regenerated or expired): it is not revived. */
@@ -183,7 +183,7 @@ export class SessionManager implements SessionHost {
     const route = this.#config.route
     if (parsed.route !== route) {
       const old = { id: state.id as string, nodeId: state.nodeId as string }
-      state.id = formatSessionId(parsed.random, old.nodeId, route)
+      state.id = formatSessionId(movedRandomPart(old.id), old.nodeId, route)
       state.forceWrite = true
       state.sendCookie = true
       state.afterSave.push(() => this.#store.delete(old.id, old.nodeId).catch(() => {}))
@@ -209,7 +209,7 @@ export class SessionManager implements SessionHost {
       if (regular !== undefined && !ring.isFailoverNode(regular.id)) target = regular
     }
     if (target === undefined) return
-    state.id = formatSessionId(parsed.random, target.id, this.#config.route)
+    state.id = formatSessionId(movedRandomPart(state.id as string), target.id, this.#config.route)
     state.nodeId = target.id
     state.forceWrite = true
     state.sendCookie = true

@@ -58,24 +58,33 @@ export class SessionStore {
     }
   }
 
+  /** The `bak:` copy on the session's usual backup node, if it is there. */
+  async findBackup (sessionId: string, nodeId: string): Promise<BackupCopy | undefined> {
+    const node = this.ring.backupOf(nodeId)
+    if (node === undefined) return undefined
+    try {
+      const raw = await node.get(this.keys.backup(sessionId))
+      return raw === undefined ? undefined : { raw, node }
+    } catch {
+      return undefined
+    }
+  }
+
   /**
-   * Looks for the `bak:` copy on the available nodes after the primary, in
-   * order. The first one holds it unless it moved while a node was down;
-   * `everywhere` also asks the others (one get each), which is worth it when
-   * the primary is gone, not for every miss.
+   * Every `bak:` copy on the available nodes after the primary (one get each,
+   * in parallel): a backup may have moved while a node was down.
    */
-  async findBackup (sessionId: string, nodeId: string, everywhere: boolean): Promise<BackupCopy | undefined> {
+  async findBackups (sessionId: string, nodeId: string): Promise<BackupCopy[]> {
     const key = this.keys.backup(sessionId)
-    const candidates = this.ring.successors(nodeId)
-    for (const node of everywhere ? candidates : candidates.slice(0, 1)) {
+    const reads: Array<BackupCopy | null> = await Promise.all(this.ring.successors(nodeId).map(async (node): Promise<BackupCopy | null> => {
       try {
         const raw = await node.get(key)
-        if (raw !== undefined) return { raw, node }
+        return raw === undefined ? null : { raw, node }
       } catch {
-        // a failing node is marked down; try the next one
+        return null
       }
-    }
-    return undefined
+    }))
+    return reads.filter((copy): copy is BackupCopy => copy !== null)
   }
 
   /**
