@@ -293,3 +293,26 @@ describe('app.msm.setNodes()', () => {
     assert.deepEqual([...seen].sort(), ['n2', 'n3'], 'new sessions use the new list only')
   })
 })
+
+describe('regression: relocations never return to an old id', () => {
+  test('n1 hung then back, n2 and n3 killed: the session moves n1 → n2 → n3 → n1 without reading its stale copy on n1', async () => {
+    const { cluster, app, base } = await setup(3)
+    const client = await sessionOn(base, 'n1')
+    await cluster.node('n1').suspend() // n1 keeps its copy with n = 1
+    assert.equal((await client.get('/count')).body.n, 2)
+    cluster.node('n1').signal('SIGCONT')
+    const deadline = Date.now() + 5000
+    while (nodeState(app, 'n1') !== 'up') {
+      assert.ok(Date.now() < deadline, 'n1 back in service')
+      await sleep(50)
+    }
+    assert.equal(nodeOf(idOf(client)), 'n2')
+    await cluster.node('n2').kill()
+    assert.equal((await client.get('/count')).body.n, 3)
+    assert.equal(nodeOf(idOf(client)), 'n3')
+    await cluster.node('n3').kill()
+    const back = await client.get('/count')
+    assert.equal(nodeOf(idOf(client)), 'n1')
+    assert.equal(back.body.n, 4, 'not the stale copy (n = 1) that n1 kept from before it hung')
+  })
+})

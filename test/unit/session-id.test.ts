@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { formatSessionId, generateRandomPart, parseSessionId } from '../../lib/session/session-id.js'
+import { formatSessionId, generateRandomPart, movedRandomPart, parseSessionId } from '../../lib/session/session-id.js'
 
 const nodeIds = new Set(['n1', 'node_2'])
 const known = (id: string): boolean => nodeIds.has(id)
@@ -28,4 +28,18 @@ test('anything else is no session', () => {
     `${random}-n1.app-1`, `${random}-n1.`, `${random}-n1.a.b`, `${random}-n1.${'a'.repeat(33)}`, `${random}-${'n'.repeat(33)}`, 'x'.repeat(10_000), `${random}-ｎ1`
   ]
   for (const value of rejected) assert.equal(parseSessionId(value, known), null, String(value))
+})
+
+test('a moved session gets a derived random part that never cycles back', () => {
+  const first = formatSessionId(generateRandomPart(), 'n1')
+  const seen = new Set([first.split('-')[0]])
+  let id = first
+  for (let move = 0; move < 10; move++) {
+    const random = movedRandomPart(id)
+    assert.match(random, /^[0-9a-f]{32}$/)
+    assert.ok(!seen.has(random), 'a new random part on every move')
+    seen.add(random)
+    id = formatSessionId(random, `n${(move % 3) + 1}`)
+  }
+  assert.equal(movedRandomPart(first), movedRandomPart(first), 'deterministic')
 })
