@@ -27,6 +27,9 @@ export type LockOutcome =
   | { status: 'timeout', waitedMs: number }
   | { status: 'unavailable', error: Error }
 
+/** memcached expires items on whole seconds: a lock younger than its expiration minus this is certainly still ours. */
+const SAFETY_SECONDS = 1
+
 interface MemcachedLock {
   token: string
   /** When `add` succeeded; hand-overs stop after half of the expiration. */
@@ -108,14 +111,29 @@ export class SessionLocks {
     }
     this.#held.delete(sessionId)
     try {
-      await this.#deleteIfOurs(sessionId, nodeId, lock.token)
+      if (Date.now() - lock.since < (this.settings.expiration - SAFETY_SECONDS) * 1000) await this.#delete(sessionId, nodeId)
+      else await this.#deleteIfOurs(sessionId, nodeId, lock.token)
     } finally {
       this.#mutex.unlock(sessionId)
     }
   }
 
   /**
-   * memcached's text protocol has no compare-and-delete: between the get and
+   * A lock released well before its expiration cannot have expired, so no one
+   * else can have taken it: it is deleted without reading its token first.
+   */
+  async #delete (sessionId: string, nodeId: string): Promise<void> {
+    try {
+      await (this.ring.get(nodeId) as NodeClient).delete(this.keys.lock(sessionId))
+      this.counters.lockReleased++
+    } catch {
+      // The lock expires after lockExpiration on its own
+      this.counters.lockErrors++
+    }
+  }
+
+  /**
+   * Past that point, memcached's text protocol has no compare-and-delete: between the get and
    * the delete the lock may expire and be taken by another request, whose
    * lock this delete then removes. The window is one round trip, and only
    * opens for a holder that overran lockExpiration.
