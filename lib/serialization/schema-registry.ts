@@ -7,8 +7,8 @@ import { buildWriterType, canonicalForm } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
 import type { AvroSessionCodec } from './session-codec.js'
 
-/** Published schemas are checked this many nodeRetryIntervals apart (30 s by default), and re-published where a node lost them. */
-const REPUBLISH_INTERVALS = 30
+/** Published schemas are checked this many nodeRetryIntervals apart (60 s by default), and re-published where a node lost them. */
+const REPUBLISH_INTERVALS = 60
 const KNOWN_SCHEMAS = 64
 const MISSING_SCHEMA_MS = 5000
 /** A schema text larger than this is not parsed: it cannot be one of ours. */
@@ -22,7 +22,7 @@ export interface RegistryLogger {
  * Writer schemas travel with the data: every process publishes its own
  * schema under `schema:<fingerprint>` on every node, without expiry, with
  * `add` (so it never overwrites), again whenever a node comes back and every
- * 30 nodeRetryIntervals (30 s by default) in case a node restarted empty. A process that reads a value with an
+ * 60 nodeRetryIntervals (60 s by default) in case a node restarted empty. A process that reads a value with an
  * unknown fingerprint fetches that schema, checks that it really has that
  * fingerprint, caches it, and resolves the value with Avro's rules.
  */
