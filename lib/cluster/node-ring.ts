@@ -86,7 +86,8 @@ export class NodeRing {
 
   /** Where a session whose primary `nodeId` is down or removed moves to. */
   relocationTarget (nodeId: string): NodeClient | undefined {
-    return this.successors(nodeId)[0]
+    // The node that would hold its backup, which usually already has the newest copy
+    return this.backupOf(nodeId)
   }
 
   /**

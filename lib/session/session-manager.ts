@@ -14,7 +14,7 @@ import type { Timings } from '../monitoring/histogram.js'
 import { BoundedLru } from '../util/lru.js'
 import { createIdHasher } from './log-id.js'
 import { formatSessionId, generateRandomPart, MAX_SESSION_ID_LENGTH, movedRandomPart, parseSessionId, type ParsedSessionId } from './session-id.js'
-import { createState, disabledSession, kState, Session, type SessionHost, type SessionState } from './session.js'
+import { createState, disabledSession, kState, mayHaveChanged, Session, type SessionHost, type SessionState } from './session.js'
 
 /** The session vanished between load and save (destroyed, regenerated or expired): it is not revived. */
 const GONE = Symbol('gone')
@@ -389,7 +389,7 @@ export class SessionManager implements SessionHost {
       return
     }
     if (state.unavailable) {
-      if (state.mayHaveChanged) {
+      if (mayHaveChanged(state)) {
         this.#counters.saveFailures++
         request.log.warn({ session: this.#hashId(state.id) }, 'fastify-msm: changes not saved because the session could not be loaded')
         this.#storeFailed()
@@ -418,7 +418,7 @@ export class SessionManager implements SessionHost {
 
   /** The attributes' Avro bytes when they must be written, else null. */
   #changedAttributes (state: SessionState): Buffer | null {
-    if (!state.forceWrite && !state.mayHaveChanged) return null
+    if (!state.forceWrite && !mayHaveChanged(state)) return null
     const started = this.#timings.start()
     const codec = this.#store.codec
     if (!state.forceWrite && !state.dirty && state.loadedBytes !== null && state.handedOut !== null &&

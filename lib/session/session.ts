@@ -29,8 +29,6 @@ export interface SessionState {
   lastAccessedAt: number
   /** Avro bytes of the attributes as loaded or last written. */
   loadedBytes: Buffer | null
-  /** set/delete ran, or get() handed out an object that may be mutated in place. */
-  mayHaveChanged: boolean
   /** set/delete ran (as opposed to objects only handed out by get()). */
   dirty: boolean
   /** Keys whose objects get() handed out; they may have been mutated in place. */
@@ -62,6 +60,11 @@ export interface SessionState {
   localId: string | null
 }
 
+/** set/delete ran, or get() handed out an object that may have been mutated in place. */
+export function mayHaveChanged (state: SessionState): boolean {
+  return state.dirty || state.handedOut !== null
+}
+
 export function createState (host: SessionHost, now: number): SessionState {
   return {
     host,
@@ -72,7 +75,6 @@ export function createState (host: SessionHost, now: number): SessionState {
     createdAt: now,
     lastAccessedAt: now,
     loadedBytes: null,
-    mayHaveChanged: false,
     dirty: false,
     handedOut: null,
     forceWrite: false,
@@ -118,7 +120,6 @@ export class Session {
     if (!Object.hasOwn(state.attributes, key)) return undefined
     const value = state.attributes[key]
     if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
-      state.mayHaveChanged = true
       ;(state.handedOut ??= new Set()).add(key)
     }
     return value as SessionValueOf<K>
@@ -133,7 +134,6 @@ export class Session {
     const state = this[kState]
     state.host.validate(key, value)
     state.attributes[key] = value as Attributes[string]
-    state.mayHaveChanged = true
     state.dirty = true
     ensureId(state)
     return this
@@ -143,7 +143,6 @@ export class Session {
     const state = this[kState]
     if (Object.hasOwn(state.attributes, key)) {
       delete state.attributes[key]
-      state.mayHaveChanged = true
       state.dirty = true
     }
     return this
@@ -165,7 +164,6 @@ export class Session {
     assignNewId(state)
     // A new id is a new session for the absolute timeout (maxAge) too
     state.createdAt = Date.now()
-    state.mayHaveChanged = true
     state.modified = true
     if (old !== null) await state.host.remove(old.id, old.nodeId)
   }
