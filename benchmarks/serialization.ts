@@ -3,7 +3,8 @@
 // Run: node --import tsx benchmarks/serialization.ts [--quick]
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { AvroSessionCodec, type Attributes, jsonSerializer, type SessionCodec, SerializerSessionCodec } from '../lib/serialization/session-codec.js'
+import type { Attributes } from '../lib/types.js'
+import { AvroSessionCodec, jsonSerializer, type SessionCodec, SerializerSessionCodec } from '../lib/serialization/session-codec.js'
 
 const quick = process.argv.includes('--quick')
 const BUDGET_MS = quick ? 80 : 400

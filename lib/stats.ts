@@ -1,4 +1,4 @@
-import type { NodeOperationCounts } from './memcached/node-client.js'
+import type { NodeOperationCounts } from './types.js'
 import type { NodeRing } from './cluster/node-ring.js'
 import { type HistogramSummary, TIMINGS, type TimingName, type Timings } from './monitoring/histogram.js'
 
@@ -106,6 +106,7 @@ export interface MsmStats extends MsmCounters, MsmGauges {
   nodes: NodeStats[]
 }
 
+/** @internal */
 export function createCounters (): MsmCounters {
   return {
     requestsWithSession: 0,
@@ -158,7 +159,7 @@ export function createCounters (): MsmCounters {
   }
 }
 
-/** A plain, JSON-ready copy of the counters and of every node's operation counts. */
+/** @internal A plain, JSON-ready copy of the counters and of every node's operation counts. */
 export function snapshot (counters: MsmCounters, ring: NodeRing, gauges: MsmGauges, timings: Timings): MsmStats {
   return {
     ...counters,

@@ -1,5 +1,3 @@
-import type { Serializer } from './serialization/session-codec.js'
-
 /**
  * The attributes of a session. Extend it through declaration merging to type
  * `session.get()` and `session.set()`:
@@ -127,3 +125,26 @@ export type RouteSessionConfig = false | { lock?: boolean }
 
 /** Which requests take the distributed session lock; see docs/locking.md. */
 export type LockingMode = 'none' | 'all' | 'auto' | { uriPattern: RegExp }
+
+/** The attributes of one session, as serializers see them. */
+export type Attributes = Record<string, SessionValue>
+
+/** A pluggable serializer of session attributes: `serializer: { name, encode, decode }`. */
+export interface Serializer {
+  /** 1 to 64 characters from [A-Za-z0-9_.-]; stored in every value. */
+  name: string
+  encode: (attributes: Attributes) => Uint8Array
+  decode: (bytes: Uint8Array) => Attributes
+}
+
+/** Counts of what one node was asked to do, for app.msm.stats(). */
+export interface NodeOperationCounts {
+  get: number
+  /** set and replace */
+  set: number
+  add: number
+  touch: number
+  delete: number
+  errors: number
+  timeouts: number
+}

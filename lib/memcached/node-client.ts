@@ -1,21 +1,9 @@
 import Memcached from 'memcached'
-import type { NodeSpec } from '../types.js'
+import type { NodeOperationCounts, NodeSpec } from '../types.js'
 import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_DOWN, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'
 
 /** Last line of defence: only keys of this alphabet and length ever reach the client. */
 const SAFE_KEY = /^[A-Za-z0-9_.:-]{1,250}$/
-
-/** Counts of what one node was asked to do, for app.msm.stats(). */
-export interface NodeOperationCounts {
-  get: number
-  /** set and replace */
-  set: number
-  add: number
-  touch: number
-  delete: number
-  errors: number
-  timeouts: number
-}
 
 type Operation = keyof Omit<NodeOperationCounts, 'errors' | 'timeouts'>
 
@@ -32,8 +20,8 @@ export interface NodeHealth {
 export type HealthListener = (node: NodeClient, previous: NodeHealth) => void
 
 /**
- * `memcached` client options chosen around its measured traps
- * (shared/reference/memcached-client.md):
+ * `memcached` client (2.2.2) options chosen around its measured traps; each
+ * trap and the test that guards it are listed in docs/dependencies.md:
  * - a single server per client, so its hashing, failover and `remove` never act;
  * - pool pulls are retried briefly, so a cold burst never fails with
  *   "connection pool is full";

@@ -9,6 +9,7 @@ export interface MsmHealth {
   nodes: Array<{ id: string, address: string, state: 'up' | 'down', since: string, lastError: string | null, failover: boolean }>
 }
 
+/** @internal */
 export function health (ring: NodeRing): MsmHealth {
   const nodes = ring.nodes.map((node) => ({
     id: node.id,

@@ -1,7 +1,7 @@
 import type avro from 'avsc'
 
 type Resolver = ReturnType<avro.Type['createResolver']>
-import type { SessionValue } from '../types.js'
+import type { Attributes, Serializer } from '../types.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable } from './attribute-value.js'
 import { checkAvroBytes, mapValueSlices } from './avro-bounds.js'
@@ -30,8 +30,6 @@ export const SERIALIZER_FORMAT = 2
 const SINGLE_OBJECT_MARKER = [0xc3, 0x01] as const
 export const HEADER_LENGTH = 11
 
-export type Attributes = Record<string, SessionValue>
-
 export interface SessionMeta {
   id: string
   createdAt: number
@@ -51,14 +49,6 @@ export type DecodeResult =
   | { ok: false, reason: string }
   /** Avro written with a schema this process does not know: fetch it and call decodeWithWriter. */
   | { ok: 'unknown-schema', fingerprint: string, bytes: Buffer }
-
-/** A pluggable serializer of session attributes: `serializer: { name, encode, decode }`. */
-export interface Serializer {
-  /** 1 to 64 characters from [A-Za-z0-9_.-]; stored in every value. */
-  name: string
-  encode: (attributes: Attributes) => Uint8Array
-  decode: (bytes: Uint8Array) => Attributes
-}
 
 /** What the store needs from either format. */
 export interface SessionCodec {

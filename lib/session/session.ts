@@ -1,12 +1,11 @@
-import type { SessionData, SessionKey, SessionValue, SessionValueOf } from '../types.js'
-import type { Attributes } from '../serialization/session-codec.js'
+import type { Attributes, SessionData, SessionKey, SessionValue, SessionValueOf } from '../types.js'
 import type { Lease } from '../locking/session-lock.js'
 import { FST_MSM_SESSION_DISABLED } from '../errors.js'
 
-/** Internal state of a session, reachable by the plugin through a Symbol only. */
+/** @internal Internal state of a session, reachable by the plugin through a Symbol only. */
 export const kState = Symbol('fastify-msm.session.state')
 
-/** What the plugin needs from its surroundings to give a session an id or remove it. */
+/** @internal What the plugin needs from its surroundings to give a session an id or remove it. */
 export interface SessionHost {
   /** A fresh id on a randomly chosen available node. */
   newId (): { id: string, nodeId: string }
@@ -18,6 +17,7 @@ export interface SessionHost {
   emptyAttributes (): Attributes
 }
 
+/** @internal */
 export interface SessionState {
   host: SessionHost
   /** null until the session is first written to. */
@@ -60,11 +60,12 @@ export interface SessionState {
   localId: string | null
 }
 
-/** set/delete ran, or get() handed out an object that may have been mutated in place. */
+/** @internal set/delete ran, or get() handed out an object that may have been mutated in place. */
 export function mayHaveChanged (state: SessionState): boolean {
   return state.dirty || state.handedOut !== null
 }
 
+/** @internal */
 export function createState (host: SessionHost, now: number): SessionState {
   return {
     host,
@@ -94,8 +95,10 @@ export function createState (host: SessionHost, now: number): SessionState {
 
 /** `request.session`. Attribute types come from the SessionData interface. */
 export class Session {
+  /** @internal */
   readonly [kState]: SessionState
 
+  /** @internal Sessions are created by the plugin, one per request. */
   constructor (state: SessionState) {
     this[kState] = state
   }
@@ -201,7 +204,7 @@ function assignNewId (state: SessionState): void {
 
 const PUBLIC_MEMBERS = ['id', 'isNew', 'createdAt', 'get', 'set', 'delete', 'touch', 'regenerate', 'destroy'] as const
 
-/** Stands in for `request.session` on ignored requests, so that using it fails clearly. */
+/** @internal Stands in for `request.session` on ignored requests, so that using it fails clearly. */
 export function disabledSession (reason: string): Session {
   const fail = (): never => { throw new FST_MSM_SESSION_DISABLED(reason) }
   const stand = {}
