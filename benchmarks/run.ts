@@ -167,14 +167,15 @@ async function main (): Promise<void> {
       ...targets.map((item) => `| ${item.target} | ${item.value.toFixed(2)} | ${item.goal === 0 ? '–' : item.value >= item.goal ? 'yes' : 'no'} |`)
     ].join('\n')
     console.log(`\n${table}\n\n${targetTable}\n`)
-    const dir = join(__dirname, 'results')
+    // A --quick smoke run (CI) writes to an ignored folder: it must never dirty the committed results
+    const dir = quick ? join(__dirname, '.quick') : join(__dirname, 'results')
     mkdirSync(dir, { recursive: true })
     const name = quick ? 'quick' : 'latest'
     writeFileSync(join(dir, `${name}.json`), JSON.stringify({ machine, settings, rows, targets }, null, 2) + '\n')
     writeFileSync(join(dir, `${name}.md`), `# Benchmark results\n\n${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ${machine.memcached}, ${machine.date.slice(0, 10)}. ${SESSIONS} sessions of ~1 KB, ${CONNECTIONS} connections, ${REPEATS} interleaved rounds of ${DURATION_S} s after a ${WARMUP_S} s warm-up; medians. memcached ops/req counts get, set (including add), touch and delete from memcached's own stats.\n\n${table}\n\n${targetTable}\n\n![chart](./${name}.svg)\n`)
     writeFileSync(join(dir, `${name}.svg`), chart(rows))
     if (!quick) writeFileSync(join(__dirname, '..', 'docs', 'public', 'benchmark-chart.svg'), chart(rows))
-    console.log(`results in benchmarks/results/${name}.{json,md,svg}; ${Math.round((Date.now() - started) / 1000)} s`)
+    console.log(`results in ${dir}/${name}.{json,md,svg}; ${Math.round((Date.now() - started) / 1000)} s`)
   } finally {
     for (const server of servers) server.child.kill('SIGKILL')
     await cluster.stop()
