@@ -98,3 +98,15 @@ export const FST_MSM_LOCK_TIMEOUT = createError<'FST_MSM_LOCK_TIMEOUT', [number]
   'Another request holds this session\'s lock; it was not released within %d ms. Retry the request; if this is frequent, raise lockTimeout or lock fewer routes.',
   503
 )
+
+/** app.msm.registerMetrics() could not load prom-client. */
+export const FST_MSM_PROM_CLIENT_MISSING = createError<'FST_MSM_PROM_CLIENT_MISSING', [string]>(
+  'FST_MSM_PROM_CLIENT_MISSING',
+  'app.msm.registerMetrics() needs prom-client, which could not be loaded (%s). Install it in the app (npm install prom-client), or pass the module you use: registerMetrics(registry, { client }). app.msm.metrics() works without it.'
+)
+
+/** app.msm.registerMetrics() found one of its metric names already taken in the registry. */
+export const FST_MSM_METRIC_CONFLICT = createError<'FST_MSM_METRIC_CONFLICT', [string, string]>(
+  'FST_MSM_METRIC_CONFLICT',
+  'Metric "%s" is already in this prom-client registry: %s. Nothing was registered.'
+)

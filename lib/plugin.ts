@@ -11,6 +11,8 @@ import { SessionManager } from './session/session-manager.js'
 import { createCounters, type MsmStats, snapshot } from './stats.js'
 import { Timings } from './monitoring/histogram.js'
 import { prometheusText } from './monitoring/prometheus.js'
+import { metricFamilies } from './monitoring/metric-families.js'
+import { type PromRegistryLike, registerPromMetrics, type RegisterMetricsOptions } from './monitoring/prom-client-collector.js'
 import { health, type MsmHealth } from './monitoring/health.js'
 import { LockPolicy } from './locking/lock-policy.js'
 import { SessionLocks } from './locking/session-lock.js'
@@ -23,6 +25,15 @@ export interface MsmDecorator {
   stats (): MsmStats
   /** The same figures in the Prometheus text exposition format. */
   metrics (): string
+  /**
+   * Registers the same metrics as metrics() (names, types, help, labels)
+   * into a prom-client registry, read at each scrape. prom-client is an
+   * optional peer: it is loaded on this call (FST_MSM_PROM_CLIENT_MISSING
+   * when absent), or passed as `options.client`. A metric name already in the
+   * registry throws FST_MSM_METRIC_CONFLICT and registers nothing.
+   * @returns a function that removes the metrics again; app.close() does it too.
+   */
+  registerMetrics<Registry extends PromRegistryLike> (registry: Registry, options?: RegisterMetricsOptions<Registry>): () => void
   /** `{ status: 'ok' | 'degraded' | 'down', nodes }` for readiness probes. */
   health (): MsmHealth
   /**
@@ -106,10 +117,20 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     failoverNodes = nextFailover
     fastify.log.warn({ nodes: specs.map((spec) => spec.id), failoverNodes }, 'fastify-msm: node list replaced')
   }
+  // Unregistered on close, so that a new app can register into the same (often global) registry
+  const registrations = new Set<() => void>()
   const gauges = (): { localSessions: number, backupQueue: number } => ({ localSessions: local?.size ?? 0, backupQueue: queue?.size ?? 0 })
   const decorator: MsmDecorator = {
     stats: () => snapshot(counters, ring, gauges(), timings),
     metrics: () => prometheusText(counters, gauges(), timings, ring),
+    registerMetrics: <Registry extends PromRegistryLike>(promRegistry: Registry, registerOptions?: RegisterMetricsOptions<Registry>) => {
+      const unregister = registerPromMetrics(decorator, metricFamilies({ counters, gauges, timings, ring }), promRegistry, registerOptions)
+      registrations.add(unregister)
+      return () => {
+        registrations.delete(unregister)
+        unregister()
+      }
+    },
     health: () => health(ring),
     setNodes,
     get enabled () {
@@ -128,6 +149,8 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   fastify.addHook('onReady', async () => { await registry?.publish() })
   fastify.addHook('onClose', async () => {
     registry?.close()
+    for (const unregister of registrations) unregister()
+    registrations.clear()
     // Queued backups are acknowledged sessions: write them before closing
     await queue?.flush()
     ring.close()

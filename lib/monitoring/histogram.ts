@@ -59,8 +59,9 @@ export const DURATION_BOUNDS_MS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 
 /** Bytes of the stored value: 256 B to 1 MB, doubling. */
 export const SIZE_BOUNDS_BYTES = Array.from({ length: 13 }, (_, i) => 256 * 2 ** i)
 
-export const TIMINGS = ['load', 'save', 'touch', 'lockWait', 'serialize', 'deserialize'] as const
-export type TimingName = typeof TIMINGS[number]
+/** What stats().timings measures. */
+export type TimingName = 'load' | 'save' | 'touch' | 'lockWait' | 'serialize' | 'deserialize'
+export const TIMINGS: readonly TimingName[] = ['load', 'save', 'touch', 'lockWait', 'serialize', 'deserialize']
 
 /** The plugin's timings and the stored-size distribution. */
 export class Timings {
