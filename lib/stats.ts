@@ -51,6 +51,10 @@ export interface MsmCounters extends LockCounters {
   backupSkipped: number
   /** Saves whose primary write failed but whose backup copy was stored. */
   savedToBackupOnly: number
+  /** Writes acknowledged with a single copy because no second node could take one. */
+  singleCopyWrites: number
+  /** Backup copies found missing by a touch (node restarted empty or down) and written again with add. */
+  backupsRecreated: number
   /** Sessions moved to a new id on another node because their primary was down or removed. */
   relocated: number
   /** Sessions found missing on an available primary and restored from the backup, same id. */
@@ -129,6 +133,8 @@ export function createCounters (): MsmCounters {
     backupFailures: 0,
     backupSkipped: 0,
     savedToBackupOnly: 0,
+    singleCopyWrites: 0,
+    backupsRecreated: 0,
     relocated: 0,
     restored: 0,
     recentMisses: 0,

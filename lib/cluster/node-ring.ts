@@ -32,16 +32,34 @@ export class NodeRing {
   readonly #settings: RingSettings
   readonly #probeTimer: NodeJS.Timeout
   #probing = false
+  #changedAt = 0
 
   constructor (specs: readonly NodeSpec[], settings: RingSettings) {
-    this.#settings = settings
+    this.#settings = {
+      ...settings,
+      onHealthChange: (node, previous) => {
+        this.#changedAt = Date.now()
+        settings.onHealthChange(node, previous)
+      }
+    }
     this.setNodes(specs, settings.failoverNodes)
+    this.#changedAt = 0
     this.#probeTimer = setInterval(() => { this.#probeDownNodes().catch(() => {}) }, settings.nodeRetryInterval)
     this.#probeTimer.unref()
   }
 
   get nodes (): readonly NodeClient[] {
     return this.#nodes
+  }
+
+  /**
+   * When a node last went down or came back, or the node list changed (ms
+   * since the epoch; 0 if never). A session last extended before then may
+   * have lost a copy, or have it on a node that is now down: it is checked
+   * on its next request (see SessionManager).
+   */
+  get changedAt (): number {
+    return this.#changedAt
   }
 
   get (nodeId: string): NodeClient | undefined {
@@ -111,6 +129,7 @@ export class NodeRing {
     this.#byId = new Map(next.map((node) => [node.id, node]))
     this.#failover = new Set(failoverNodes)
     for (const id of this.#byId.keys()) this.#retired.delete(id)
+    this.#changedAt = Date.now()
   }
 
   close (): void {

@@ -25,6 +25,24 @@ export class KeyScheme {
 /** memcached reads a relative lifetime above 30 days as a unix timestamp. */
 export const MAX_RELATIVE_LIFETIME = 60 * 60 * 24 * 30
 
+/**
+ * memcached counts expiry in whole seconds of its own clock: an item stored
+ * with a lifetime of N seconds lives between N - 1 and N seconds.
+ */
+export const EXPIRY_GRANULARITY = 1
+
+/**
+ * The memcached lifetime of a session, in seconds, set by every write and
+ * touch. An unchanged session is extended at most once per touchInterval, so
+ * a request may come up to touchInterval after the last extension; the idle
+ * timeout then still needs maxInactiveInterval whole seconds, plus one for the
+ * clock granularity. The server-side check (session-manager.ts) is the exact
+ * limit; this lifetime only ever errs on the long side.
+ */
+export function sessionLifetime (maxInactiveInterval: number, touchInterval: number): number {
+  return maxInactiveInterval + touchInterval + EXPIRY_GRANULARITY
+}
+
 /** Converts a lifetime in seconds to what memcached expects. */
 export function memcachedLifetime (seconds: number, nowMs: number = Date.now()): number {
   const whole = Math.ceil(seconds)

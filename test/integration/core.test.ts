@@ -191,8 +191,9 @@ describe('lifetimes', () => {
     const second = await delta(() => client.get('/read'))
     assert.deepEqual(second.ops, { get: 1, set: 0, touch: 2, delete: 0, flush: 0 })
 
-    // 5 s after the only write, past the 4 s TTL it was written with
-    await at(5)
+    // Idle since its only write for more than maxInactiveInterval + touchInterval + 1 s
+    // (4 + 1 + 1: the upper bound of the idle timeout, docs/how-it-works.md#idle-expiry)
+    await at(6.3)
     assert.equal((await control.get('/read')).body.n, null, 'the untouched control session expired')
     const late = await delta(() => client.get('/read'))
     assert.equal(late.result.body.n, 1, 'the touched session is alive')
@@ -212,7 +213,8 @@ describe('lifetimes', () => {
   test('an idle session expires', async () => {
     const { client } = await startApp({ maxInactiveInterval: 2 })
     await client.get('/count')
-    await sleep(3200)
+    // Gone at most maxInactiveInterval + touchInterval + 1 s (2 + 1 + 1) after the last request
+    await sleep(4200)
     const response = await client.get('/read')
     assert.deepEqual(response.body, { n: null, isNew: true, id: null })
   })

@@ -3,6 +3,11 @@
 // resumed. Every acknowledged write is verified; heap, file descriptors,
 // handles and the plugin's counters are compared before and after.
 // Full: 200 s; --short: 30 s (run by CI).
+//
+// npm run soak -- --backup-faults [--short]: kills BACKUP nodes (left down, or
+// restarted empty), lets the sessions only be read for a while, then kills
+// the primary of the sessions whose backup was on the killed node. Every
+// session must survive with its acknowledged value. Full: 15 rounds; --short: 5.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -11,6 +16,7 @@ import { startAppProcess } from '../helpers/processes.js'
 import { CookieClient } from '../helpers/app.js'
 
 const short = process.argv.includes('--short')
+const backupFaults = process.argv.includes('--backup-faults')
 const DURATION_MS = short ? 30_000 : 200_000
 const CLIENTS = 40
 const FAULT_EVERY_MS = short ? 4000 : 6000
@@ -136,7 +142,101 @@ async function main (): Promise<void> {
   }
 }
 
-main().catch((error) => {
+interface Reader { client: CookieClient, acknowledged: number, lost: boolean, mismatches: number }
+
+/** Every reader reads (never writes) its session on a random app for `ms`; returns the number of reads. */
+async function readOnlyPhase (readers: Reader[], bases: string[], ms: number): Promise<number> {
+  const deadline = Date.now() + ms
+  let reads = 0
+  await Promise.all(readers.map(async (reader) => {
+    while (Date.now() < deadline) {
+      reader.client.base = bases[Math.floor(Math.random() * bases.length)] as string
+      const response = await reader.client.get('/read').catch(() => null)
+      reads++
+      if (response === null || response.status !== 200) continue
+      if (response.body.n !== reader.acknowledged) {
+        reader.mismatches++
+        reader.lost = true
+      }
+    }
+  }))
+  return reads
+}
+
+async function allUp (bases: string[]): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline && !(await Promise.all(bases.map(report))).every((r) => r.stats.nodes.every((node) => node.state === 'up'))) await sleep(100)
+}
+
+/** The --backup-faults variant: backup nodes die, sessions are only read, then their primaries die. */
+async function backupFaultSoak (): Promise<void> {
+  const rounds = short ? 5 : 15
+  const cluster = await startCluster(3)
+  const options = { nodes: cluster.spec, operationTimeout: 300, nodeRetryInterval: 200, maxInactiveInterval: 60, touchInterval: 1 }
+  const apps = await Promise.all([startAppProcess(options), startAppProcess(options)])
+  const bases = apps.map((app) => app.base)
+  const faults: string[] = []
+  const started = Date.now()
+  let reads = 0
+  let writes = 0
+  try {
+    const readers: Reader[] = Array.from({ length: CLIENTS }, () => ({ client: new CookieClient(bases[0] as string), acknowledged: 0, lost: false, mismatches: 0 }))
+    for (let round = 0; round < rounds; round++) {
+      // Every session written once: two fresh copies
+      await Promise.all(readers.map(async (reader) => {
+        const response = await reader.client.get('/count')
+        if (response.status === 200) {
+          reader.acknowledged = response.body.n
+          writes++
+        }
+      }))
+      const nodes = cluster.nodes
+      const backup = nodes[round % 3] as typeof nodes[number]
+      // The node whose sessions have their backup on `backup`: the one before it
+      const primary = nodes[(round + 2) % 3] as typeof nodes[number]
+      const restartEmpty = round % 2 === 1
+      await backup.kill()
+      if (restartEmpty) await backup.start()
+      faults.push(`round ${round}: SIGKILL backup node ${backup.id}${restartEmpty ? ', restarted empty' : ', left down'}; reads only; SIGKILL primary ${primary.id}`)
+      reads += await readOnlyPhase(readers, bases, 1500)
+      await primary.kill()
+      reads += await readOnlyPhase(readers, bases, 1000)
+      await Promise.all((restartEmpty ? [primary] : [primary, backup]).map((node) => node.start()))
+      await allUp(bases)
+    }
+    reads += await readOnlyPhase(readers, bases, 500)
+    const after = await Promise.all(bases.map(report))
+    const sum = (name: string): number => after.reduce((total, r) => total + ((r.stats as unknown as Record<string, number>)[name] ?? 0), 0)
+    const result = {
+      mode: 'backup-faults',
+      rounds,
+      seconds: Math.round((Date.now() - started) / 1000),
+      sessions: readers.length,
+      acknowledgedWrites: writes,
+      reads,
+      faults,
+      sessionsLost: readers.filter((reader) => reader.lost).length,
+      wrongReads: readers.reduce((total, reader) => total + reader.mismatches, 0),
+      relocated: sum('relocated'),
+      restored: sum('restored'),
+      backupsRecreated: sum('backupsRecreated'),
+      backupFailures: sum('backupFailures'),
+      singleCopyWrites: sum('singleCopyWrites')
+    }
+    console.log(JSON.stringify(result, null, 2))
+    if (result.sessionsLost > 0) {
+      console.error(`soak FAILED: ${result.sessionsLost} sessions lost (${result.wrongReads} wrong reads)`)
+      process.exitCode = 1
+    } else {
+      console.log('soak passed: 0 sessions lost to backup-node faults followed by primary faults')
+    }
+  } finally {
+    await Promise.all(apps.map((app) => app.stop()))
+    await cluster.stop()
+  }
+}
+
+;(backupFaults ? backupFaultSoak() : main()).catch((error) => {
   console.error(error)
   process.exit(1)
 })
