@@ -6,6 +6,7 @@ import { SessionLocator } from './cluster/session-locator.js'
 import { AvroSessionCodec, SerializerSessionCodec } from './serialization/session-codec.js'
 import { SchemaRegistry } from './serialization/schema-registry.js'
 import { NodeRing } from './cluster/node-ring.js'
+import { kTransport, type TransportFactory } from './memcached/transport.js'
 import { SessionStore } from './store/session-store.js'
 import { SessionManager } from './session/session-manager.js'
 import { createCounters, type MsmStats, snapshot } from './stats.js'
@@ -70,6 +71,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   let failoverNodes = config.failoverNodes
   let registry: SchemaRegistry | null = null
   const ring = new NodeRing(config.nodes, {
+    createTransport: testTransport(options),
     operationTimeout: config.operationTimeout,
     nodeRetryInterval: config.nodeRetryInterval,
     failoverNodes,
@@ -155,4 +157,10 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     await queue?.flush()
     ring.close()
   })
+}
+
+/** The in-memory memcached of the unit tests, when they passed one (see kTransport). */
+function testTransport (options: MsmOptions): TransportFactory | undefined {
+  const factory = (options as { [kTransport]?: unknown })[kTransport]
+  return typeof factory === 'function' ? factory as TransportFactory : undefined
 }

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto'
 import type { NodeSpec } from '../types.js'
 import { type HealthListener, NodeClient } from '../memcached/node-client.js'
+import type { TransportFactory } from '../memcached/transport.js'
 
 /** Node ids removed by setNodes() that sessions may still name; bounded. */
 const MAX_RETIRED = 256
@@ -11,6 +12,8 @@ export interface RingSettings {
   nodeRetryInterval: number
   failoverNodes: readonly string[]
   onHealthChange: HealthListener
+  /** How each node talks to its server: the `memcached` client unless a test says otherwise. */
+  createTransport?: TransportFactory
 }
 
 /**
@@ -117,7 +120,7 @@ export class NodeRing {
     const next = specs.map((spec) => {
       const existing = this.#byId.get(spec.id)
       if (existing !== undefined && existing.address === `${spec.host}:${spec.port}`) return existing
-      return new NodeClient(spec, this.#settings.operationTimeout, this.#settings.onHealthChange)
+      return new NodeClient(spec, this.#settings.operationTimeout, this.#settings.onHealthChange, this.#settings.createTransport?.(spec))
     })
     const kept = new Set(next)
     for (const node of this.#nodes) {

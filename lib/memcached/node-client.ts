@@ -1,5 +1,6 @@
-import Memcached from 'memcached'
 import type { NodeOperationCounts, NodeSpec } from '../types.js'
+import type { MemcachedTransport } from './transport.js'
+import { createMemcachedTransport } from './memcached-transport.js'
 import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_DOWN, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'
 
 /** Last line of defence: only keys of this alphabet and length ever reach the client. */
@@ -20,42 +21,6 @@ export interface NodeHealth {
 export type HealthListener = (node: NodeClient, previous: NodeHealth) => void
 
 /**
- * @internal The published types never name the `memcached` package, whose
- * types are only a devDependency.
- *
- * `memcached` client (2.2.2) options chosen around its measured traps; each
- * trap and the test that guards it are listed in docs/dependencies.md:
- * - a single server per client, so its hashing, failover and `remove` never act;
- * - pool pulls are retried briefly, so a cold burst never fails with
- *   "connection pool is full";
- * - its issue log is replaced (see disableIssueLog), so it never marks a node
- *   dead on its own and never spawns `ping`; `failures`, `retry` and
- *   `failuresTimeout` are set defensively in case that changes;
- * - `failuresTimeout` is short because its timer is not unref'd and would hold
- *   the process open after `end()`.
- */
-export function clientOptions (operationTimeout: number): Memcached.options {
-  // @types/memcached omits the pool-pull retry tuning and failuresTimeout
-  const options: Memcached.options & { minTimeout: number, maxTimeout: number, factor: number, randomize: boolean, failuresTimeout: number } = {
-    poolSize: 16,
-    retries: 2,
-    minTimeout: 10,
-    maxTimeout: 10,
-    factor: 1,
-    randomize: false,
-    timeout: operationTimeout,
-    retry: 0,
-    failures: Number.MAX_SAFE_INTEGER,
-    failuresTimeout: 500,
-    reconnect: 1000,
-    remove: false,
-    idle: 30_000,
-    keyCompression: false
-  }
-  return options
-}
-
-/**
  * One memcached node. Every operation settles exactly once: with the server's
  * answer, or with FST_MSM_OPERATION_TIMEOUT after `operationTimeout` ms,
  * because the client never calls back for requests to a dead or hung server.
@@ -69,19 +34,19 @@ export class NodeClient {
   readonly id: string
   readonly address: string
   readonly counts: NodeOperationCounts = { get: 0, set: 0, add: 0, touch: 0, delete: 0, errors: 0, timeouts: 0 }
-  readonly #client: Memcached
+  readonly #client: MemcachedTransport
   readonly #timeout: number
   readonly #onHealthChange: HealthListener
   #health: NodeHealth = { state: 'up', since: Date.now(), lastError: null }
   #closed = false
 
-  constructor (spec: NodeSpec, operationTimeout: number, onHealthChange: HealthListener = () => {}) {
+  /** `transport`: the memcached client by default; tests pass an in-memory server's. */
+  constructor (spec: NodeSpec, operationTimeout: number, onHealthChange: HealthListener = () => {}, transport?: MemcachedTransport) {
     this.id = spec.id
     this.address = `${spec.host}:${spec.port}`
     this.#timeout = operationTimeout
     this.#onHealthChange = onHealthChange
-    this.#client = new Memcached(this.address, clientOptions(operationTimeout))
-    disableIssueLog(this.#client)
+    this.#client = transport ?? createMemcachedTransport(this.address, operationTimeout)
   }
 
   get health (): Readonly<NodeHealth> {
@@ -134,29 +99,22 @@ export class NodeClient {
    * the session was destroyed, regenerated or expired since it was loaded.
    */
   replace (key: string, value: string, lifetime: number): Promise<boolean> {
-    return this.#run('set', key, (done) => this.#client.replace(key, value, lifetime, (error: unknown, result: unknown) => {
-      if (isNotStored(error)) done(undefined, false)
-      else done(error, result)
-    })).then((stored) => stored === true)
+    return this.#run('set', key, (done) => this.#client.replace(key, value, lifetime, done)).then((stored) => stored === true)
   }
 
   /** Resolves false when the key already exists. */
   add (key: string, value: string, lifetime: number): Promise<boolean> {
-    return this.#run('add', key, (done) => this.#client.add(key, value, lifetime, (error: unknown, result: unknown) => {
-      if (isNotStored(error)) done(undefined, false)
-      else done(error, result)
-    })).then((added) => added === true)
+    return this.#run('add', key, (done) => this.#client.add(key, value, lifetime, done)).then((added) => added === true)
   }
 
   /** Resolves false when the key does not exist. */
   touch (key: string, lifetime: number): Promise<boolean> {
-    return this.#run('touch', key, (done) => this.#client.touch(key, lifetime, done as (error: unknown) => void))
-      .then((touched) => touched === true)
+    return this.#run('touch', key, (done) => this.#client.touch(key, lifetime, done)).then((touched) => touched === true)
   }
 
   /** Resolves false when the key did not exist. */
   delete (key: string): Promise<boolean> {
-    return this.#run('delete', key, (done) => this.#client.del(key, done)).then((deleted) => deleted === true)
+    return this.#run('delete', key, (done) => this.#client.delete(key, done)).then((deleted) => deleted === true)
   }
 
   close (): void {
@@ -207,25 +165,9 @@ export class NodeClient {
   }
 }
 
-/**
- * The client's own failure tracking (its IssueLog) marks servers dead, and a
- * second failure while it is "locked" schedules a reconnect that spawns the
- * system `ping`, whatever `failures` says: an uncaught ENOENT on machines
- * without ping. This class tracks health itself, so each connection issue only
- * closes the socket, as the client's own handler does first.
- */
-function disableIssueLog (client: Memcached): void {
-  (client as unknown as { connectionIssue: (error: string, socket?: { end?: () => void }) => void }).connectionIssue =
-    (_error, socket) => { socket?.end?.() }
-}
-
 function isNodeFailure (error: Error): boolean {
   const code = (error as { code?: string }).code
   return code === 'FST_MSM_OPERATION_TIMEOUT' || code === 'FST_MSM_NODE_ERROR'
-}
-
-function isNotStored (error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { notStored?: unknown }).notStored === true
 }
 
 function describeError (error: unknown): string {

@@ -1,0 +1,77 @@
+import Memcached from 'memcached'
+import type { Done, MemcachedTransport } from './transport.js'
+
+/**
+ * @internal The published types never name the `memcached` package, whose
+ * types are only a devDependency.
+ *
+ * `memcached` client (2.2.2) options chosen around its measured traps; each
+ * trap and the test that guards it are listed in docs/dependencies.md:
+ * - a single server per client, so its hashing, failover and `remove` never act;
+ * - pool pulls are retried briefly, so a cold burst never fails with
+ *   "connection pool is full";
+ * - its issue log is replaced (see disableIssueLog), so it never marks a node
+ *   dead on its own and never spawns `ping`; `failures`, `retry` and
+ *   `failuresTimeout` are set defensively in case that changes;
+ * - `failuresTimeout` is short because its timer is not unref'd and would hold
+ *   the process open after `end()`.
+ */
+export function clientOptions (operationTimeout: number): Memcached.options {
+  // @types/memcached omits the pool-pull retry tuning and failuresTimeout
+  const options: Memcached.options & { minTimeout: number, maxTimeout: number, factor: number, randomize: boolean, failuresTimeout: number } = {
+    poolSize: 16,
+    retries: 2,
+    minTimeout: 10,
+    maxTimeout: 10,
+    factor: 1,
+    randomize: false,
+    timeout: operationTimeout,
+    retry: 0,
+    failures: Number.MAX_SAFE_INTEGER,
+    failuresTimeout: 500,
+    reconnect: 1000,
+    remove: false,
+    idle: 30_000,
+    keyCompression: false
+  }
+  return options
+}
+
+/** The `memcached` client as a transport: one client per node, its traps disarmed. */
+export function createMemcachedTransport (address: string, operationTimeout: number): MemcachedTransport {
+  const client = new Memcached(address, clientOptions(operationTimeout))
+  disableIssueLog(client)
+  return {
+    get: (key, done) => client.get(key, done),
+    set: (key, value, lifetime, done) => client.set(key, value, lifetime, done as Done<unknown>),
+    replace: (key, value, lifetime, done) => client.replace(key, value, lifetime, notStoredIsFalse(done)),
+    add: (key, value, lifetime, done) => client.add(key, value, lifetime, notStoredIsFalse(done)),
+    touch: (key, lifetime, done) => client.touch(key, lifetime, done as (error: unknown) => void),
+    delete: (key, done) => client.del(key, done as Done<unknown>),
+    end: () => client.end()
+  }
+}
+
+/** The client reports memcached's NOT_STORED as an error; it is an answer. */
+function notStoredIsFalse (done: Done<boolean>): (error: unknown, result: unknown) => void {
+  return (error, result) => {
+    if (isNotStored(error)) done(undefined, false)
+    else done(error, result as boolean)
+  }
+}
+
+/**
+ * The client's own failure tracking (its IssueLog) marks servers dead, and a
+ * second failure while it is "locked" schedules a reconnect that spawns the
+ * system `ping`, whatever `failures` says: an uncaught ENOENT on machines
+ * without ping. This class tracks health itself, so each connection issue only
+ * closes the socket, as the client's own handler does first.
+ */
+function disableIssueLog (client: Memcached): void {
+  (client as unknown as { connectionIssue: (error: string, socket?: { end?: () => void }) => void }).connectionIssue =
+    (_error, socket) => { socket?.end?.() }
+}
+
+function isNotStored (error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { notStored?: unknown }).notStored === true
+}
