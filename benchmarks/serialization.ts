@@ -3,7 +3,7 @@
 // Run: node --import tsx benchmarks/serialization.ts [--quick]
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Attributes } from '../lib/types.js'
+import type { Attributes } from '../lib/types/index.js'
 import { AvroSessionCodec, jsonSerializer, type SessionCodec, SerializerSessionCodec } from '../lib/serialization/session-codec.js'
 
 const quick = process.argv.includes('--quick')

@@ -14,13 +14,8 @@ const msmPlugin = fp(msmPluginBody, {
 export default msmPlugin
 // fastifyMsm: the name fastify-plugin also gives it, as in the ecosystem's fastifyCookie, fastifySession
 export { msmPlugin, msmPlugin as fastifyMsm }
-export type { MsmDecorator } from './plugin.js'
-export type { MsmHealth } from './monitoring/health.js'
-export type { HistogramSummary, TimingName } from './monitoring/histogram.js'
-export type { MsmOptions, MsmCookieOptions, NodeSpec, SessionData, SessionKey, SessionValue, SessionValueOf, RouteSessionConfig, LockingMode, Attributes, Serializer, NodeOperationCounts } from './types.js'
-export type { MsmStats, MsmCounters, LockCounters, NodeStats } from './stats.js'
+export type * from './types/index.js'
 export { Session } from './session/session.js'
 export * as errors from './errors.js'
 export { SESSION_SCHEMA, JSON_VALUE_SCHEMA } from './serialization/avro-types.js'
 export { jsonSerializer } from './serialization/session-codec.js'
-export type { PromRegistryLike, PromClientLike, PromCounterLike, PromGaugeLike, PromHistogramLike, PromMetricConfiguration, RegisterMetricsOptions } from './monitoring/prom-client-collector.js'

@@ -1,5 +1,5 @@
-import type { LockingMode, MsmCookieOptions, NodeSpec } from './types.js'
-import type { Serializer } from './types.js'
+import type { LockingMode, MsmCookieOptions, NodeSpec } from './types/index.js'
+import type { Serializer } from './types/index.js'
 import { buildType } from './serialization/avro-types.js'
 import {
   FST_MSM_NODE_DUPLICATE,

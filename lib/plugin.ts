@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { MsmOptions, NodeSpec, RouteSessionConfig } from './types.js'
+import type { MsmDecorator, MsmOptions, NodeSpec, PromRegistryLike, RegisterMetricsOptions, RouteSessionConfig } from './types/index.js'
 import type { Session } from './session/session.js'
 import { normalizeOptions, parseFailoverNodes, parseNodes } from './options.js'
 import { SessionLocator } from './cluster/session-locator.js'
@@ -9,46 +9,17 @@ import { NodeRing } from './cluster/node-ring.js'
 import { kTransport, type TransportFactory } from './memcached/transport.js'
 import { SessionStore } from './store/session-store.js'
 import { SessionManager } from './session/session-manager.js'
-import { createCounters, type MsmStats, snapshot } from './stats.js'
-import { Timings } from './monitoring/histogram.js'
+import { createCounters } from './stats/counters.js'
+import { snapshot } from './monitoring/snapshot.js'
+import { Timings } from './stats/timings.js'
 import { prometheusText } from './monitoring/prometheus.js'
 import { metricFamilies } from './monitoring/metric-families.js'
-import { type PromRegistryLike, registerPromMetrics, type RegisterMetricsOptions } from './monitoring/prom-client-collector.js'
-import { health, type MsmHealth } from './monitoring/health.js'
+import { registerPromMetrics } from './monitoring/prom-client-collector.js'
+import { health } from './monitoring/health.js'
 import { LockPolicy } from './locking/lock-policy.js'
 import { SessionLocks } from './locking/session-lock.js'
 import { LocalSessions } from './sticky/local-sessions.js'
 import { WriteQueue } from './sticky/write-queue.js'
-
-/** `app.msm`: management and monitoring. */
-export interface MsmDecorator {
-  /** A plain JSON snapshot of the counters, timings, sizes and every node's state and operation counts. */
-  stats (): MsmStats
-  /** The same figures in the Prometheus text exposition format. */
-  metrics (): string
-  /**
-   * Registers the same metrics as metrics() (names, types, help, labels)
-   * into a prom-client registry, read at each scrape. prom-client is an
-   * optional peer: it is loaded on this call (FST_MSM_PROM_CLIENT_MISSING
-   * when absent), or passed as `options.client`. A metric name already in the
-   * registry throws FST_MSM_METRIC_CONFLICT and registers nothing.
-   * @returns a function that removes the metrics again; app.close() does it too.
-   */
-  registerMetrics<Registry extends PromRegistryLike> (registry: Registry, options?: RegisterMetricsOptions<Registry>): () => void
-  /** `{ status: 'ok' | 'degraded' | 'down', nodes }` for readiness probes. */
-  health (): MsmHealth
-  /**
-   * The kill switch. While false, no request touches memcached: each gets an
-   * empty session that is never stored, and no cookie is set or cleared.
-   */
-  enabled: boolean
-  /**
-   * Replaces the node list at runtime, validated like the `nodes` option.
-   * Sessions whose primary was removed are relocated from their backups on
-   * their next access. `failoverNodes` defaults to the current ones that remain.
-   */
-  setNodes (nodes: string | NodeSpec[], failoverNodes?: string | string[]): void
-}
 
 declare module 'fastify' {
   interface FastifyRequest {

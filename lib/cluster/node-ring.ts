@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import type { NodeSpec } from '../types.js'
+import type { NodeSpec } from '../types/index.js'
 import { type HealthListener, NodeClient } from '../memcached/node-client.js'
 import type { TransportFactory } from '../memcached/transport.js'
 

@@ -1,10 +1,10 @@
 import type { NodeRing } from './node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
-import type { MsmCounters } from '../stats.js'
 import type { DecodedSession } from '../serialization/session-codec.js'
 import type { SessionStore } from '../store/session-store.js'
 import { formatSessionId, movedRandomPart, type ParsedSessionId } from '../session/session-id.js'
 import { BoundedLru } from '../util/lru.js'
+import type { MsmCounters } from '../types/index.js'
 
 /** Ids that missed on primary and backup, remembered briefly so that repeating them costs nothing. */
 const RECENT_MISSES = 10_000

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { LockingMode } from '../types.js'
+import type { LockingMode } from '../types/index.js'
 import { BoundedLru } from '../util/lru.js'
 
 /** Routes remembered by 'auto' mode; route patterns are few, this only caps 404 noise. */

@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { KeyScheme } from '../memcached/keys.js'
 import type { NodeClient } from '../memcached/node-client.js'
-import type { LockCounters } from '../stats.js'
 import { KeyedMutex } from './keyed-mutex.js'
+import type { LockCounters } from '../types/index.js'
 
 export interface LockSettings {
   /** Seconds the memcached lock lives if its holder never releases it. */

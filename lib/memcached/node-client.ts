@@ -1,4 +1,4 @@
-import type { NodeOperationCounts, NodeSpec } from '../types.js'
+import type { NodeOperationCounts, NodeSpec } from '../types/index.js'
 import type { MemcachedTransport } from './transport.js'
 import { createMemcachedTransport } from './memcached-transport.js'
 import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_DOWN, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'

@@ -7,7 +7,7 @@
  *
  * A callback may never come (a hung or killed server); NodeClient times it out.
  */
-import type { NodeSpec } from '../types.js'
+import type { NodeSpec } from '../types/index.js'
 
 export type Done<T> = (error: unknown, result?: T) => void
 

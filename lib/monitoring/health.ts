@@ -1,13 +1,5 @@
 import type { NodeRing } from '../cluster/node-ring.js'
-
-export interface MsmHealth {
-  /**
-   * ok: every node is up. degraded: some node is down, or only failover nodes
-   * are left, but sessions are served. down: no node is up.
-   */
-  status: 'ok' | 'degraded' | 'down'
-  nodes: Array<{ id: string, address: string, state: 'up' | 'down', since: string, lastError: string | null, failover: boolean }>
-}
+import type { MsmHealth } from '../types/index.js'
 
 /** @internal */
 export function health (ring: NodeRing): MsmHealth {

@@ -1,6 +1,6 @@
 import type { NodeRing } from '../cluster/node-ring.js'
-import type { MsmCounters, MsmGauges } from '../stats.js'
-import { type Histogram, TIMINGS, type Timings } from './histogram.js'
+import { type Histogram, TIMINGS, type Timings } from '../stats/timings.js'
+import type { MsmCounters, MsmGauges } from '../types/index.js'
 
 /**
  * What the plugin exposes to Prometheus, described once: name, type, help,

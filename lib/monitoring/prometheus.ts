@@ -1,7 +1,7 @@
 import type { NodeRing } from '../cluster/node-ring.js'
-import type { MsmCounters, MsmGauges } from '../stats.js'
-import type { Timings } from './histogram.js'
+import type { Timings } from '../stats/timings.js'
 import { type MetricFamily, metricFamilies } from './metric-families.js'
+import type { MsmCounters, MsmGauges } from '../types/index.js'
 
 /**
  * The Prometheus text exposition format (version 0.0.4), built from the same

@@ -1,5 +1,5 @@
 import avro from 'avsc'
-import type { SessionValue } from '../types.js'
+import type { SessionValue } from '../types/index.js'
 
 /**
  * The Avro types of stored sessions and the logical types they use.

@@ -1,11 +1,11 @@
 import type avro from 'avsc'
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
-import type { MsmCounters } from '../stats.js'
 import { BoundedLru } from '../util/lru.js'
 import { buildWriterType, canonicalForm } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
 import type { AvroSessionCodec } from './session-codec.js'
+import type { MsmCounters } from '../types/index.js'
 
 /** Published schemas are checked this many nodeRetryIntervals apart (60 s by default), and re-published where a node lost them. */
 const REPUBLISH_INTERVALS = 60

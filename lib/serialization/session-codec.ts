@@ -1,7 +1,7 @@
 import type avro from 'avsc'
 
 type Resolver = ReturnType<avro.Type['createResolver']>
-import type { Attributes, Serializer } from '../types.js'
+import type { Attributes, Serializer } from '../types/index.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable } from './attribute-value.js'
 import { checkAvroBytes, mapValueSlices } from './avro-bounds.js'

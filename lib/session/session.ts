@@ -1,4 +1,4 @@
-import type { Attributes, SessionData, SessionKey, SessionValue, SessionValueOf } from '../types.js'
+import type { Attributes, SessionData, SessionKey, SessionValue, SessionValueOf } from '../types/index.js'
 import type { Lease } from '../locking/session-lock.js'
 import { FST_MSM_SESSION_DISABLED } from '../errors.js'
 

@@ -1,4 +1,4 @@
-import type { Attributes } from '../types.js'
+import type { Attributes } from '../types/index.js'
 import { BoundedLru } from '../util/lru.js'
 
 /** A session held in this process (sticky mode). */

@@ -1,11 +1,11 @@
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
-import type { MsmCounters } from '../stats.js'
 import { KeyScheme, memcachedLifetime } from '../memcached/keys.js'
 import type { DecodedSession, SessionCodec } from '../serialization/session-codec.js'
 import { AvroSessionCodec } from '../serialization/session-codec.js'
 import type { SchemaRegistry } from '../serialization/schema-registry.js'
-import type { Timings } from '../monitoring/histogram.js'
+import type { Timings } from '../stats/timings.js'
+import type { MsmCounters } from '../types/index.js'
 
 /** What one read of one key returned. */
 export type ReadResult =

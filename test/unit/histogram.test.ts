@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Histogram } from '../../lib/monitoring/histogram.js'
+import { Histogram } from '../../lib/stats/timings.js'
 
 test('the histogram keeps fixed buckets and answers quantiles by bucket bound', () => {
   const histogram = new Histogram([1, 2, 5, 10])

@@ -1,3 +1,5 @@
+import type { HistogramSummary, TimingName } from '../types/index.js'
+
 /**
  * A fixed-memory histogram: counts per bucket plus count, sum and max.
  * record() is a short loop over a dozen bounds and no allocation, so it is
@@ -41,14 +43,6 @@ export class Histogram {
   }
 }
 
-export interface HistogramSummary {
-  count: number
-  p50: number
-  p99: number
-  max: number
-  sum: number
-}
-
 function round (value: number): number {
   return Math.round(value * 1000) / 1000
 }
@@ -59,8 +53,6 @@ export const DURATION_BOUNDS_MS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 
 /** Bytes of the stored value: 256 B to 1 MB, doubling. */
 export const SIZE_BOUNDS_BYTES = Array.from({ length: 13 }, (_, i) => 256 * 2 ** i)
 
-/** What stats().timings measures. */
-export type TimingName = 'load' | 'save' | 'touch' | 'lockWait' | 'serialize' | 'deserialize'
 export const TIMINGS: readonly TimingName[] = ['load', 'save', 'touch', 'lockWait', 'serialize', 'deserialize']
 
 /** The plugin's timings and the stored-size distribution. */

@@ -1,6 +1,16 @@
-import type { NodeOperationCounts } from './types.js'
-import type { NodeRing } from './cluster/node-ring.js'
-import { type HistogramSummary, TIMINGS, type TimingName, type Timings } from './monitoring/histogram.js'
+// What app.msm.stats() and app.msm.health() return.
+
+/** Counts of what one node was asked to do, for app.msm.stats(). */
+export interface NodeOperationCounts {
+  get: number
+  /** set and replace */
+  set: number
+  add: number
+  touch: number
+  delete: number
+  errors: number
+  timeouts: number
+}
 
 /** What the session lock did. */
 export interface LockCounters {
@@ -110,76 +120,23 @@ export interface MsmStats extends MsmCounters, MsmGauges {
   nodes: NodeStats[]
 }
 
-/** @internal */
-export function createCounters (): MsmCounters {
-  return {
-    requestsWithSession: 0,
-    requestsWithoutSession: 0,
-    requestsIgnored: 0,
-    requestsBypassed: 0,
-    invalidCookies: 0,
-    created: 0,
-    loaded: 0,
-    loadedFromBackup: 0,
-    expired: 0,
-    saved: 0,
-    skippedUnchanged: 0,
-    touched: 0,
-    refreshed: 0,
-    deleted: 0,
-    deleteFailures: 0,
-    regenerated: 0,
-    backupWrites: 0,
-    backupFailures: 0,
-    backupSkipped: 0,
-    savedToBackupOnly: 0,
-    singleCopyWrites: 0,
-    backupsRecreated: 0,
-    relocated: 0,
-    restored: 0,
-    recentMisses: 0,
-    revivalsPrevented: 0,
-    localHits: 0,
-    takeovers: 0,
-    backupsQueued: 0,
-    backupsCoalesced: 0,
-    schemaResolved: 0,
-    schemaFailures: 0,
-    schemasPublished: 0,
-    schemasFetched: 0,
-    loadFailures: 0,
-    saveFailures: 0,
-    touchFailures: 0,
-    deserializationFailures: 0,
-    oversized: 0,
-    lockAcquired: 0,
-    lockWaited: 0,
-    lockWaitMsTotal: 0,
-    lockWaitMsMax: 0,
-    lockHandovers: 0,
-    lockTimeouts: 0,
-    lockProceeded: 0,
-    lockReleased: 0,
-    lockReleasesNotOwned: 0,
-    lockErrors: 0
-  }
+export interface HistogramSummary {
+  count: number
+  p50: number
+  p99: number
+  max: number
+  sum: number
 }
 
-/** @internal A plain, JSON-ready copy of the counters and of every node's operation counts. */
-export function snapshot (counters: MsmCounters, ring: NodeRing, gauges: MsmGauges, timings: Timings): MsmStats {
-  return {
-    ...counters,
-    ...gauges,
-    timings: Object.fromEntries(TIMINGS.map((name) => [name, timings.histograms[name].summary()])) as Record<TimingName, HistogramSummary>,
-    sizes: timings.sizes.summary(),
-    nodes: ring.nodes.map((node) => ({
-      id: node.id,
-      address: node.address,
-      state: node.health.state,
-      since: new Date(node.health.since).toISOString(),
-      lastError: node.health.lastError,
-      failover: ring.isFailoverNode(node.id),
-      ...node.counts
-    }))
-  }
+/** What stats().timings measures. */
+export type TimingName = 'load' | 'save' | 'touch' | 'lockWait' | 'serialize' | 'deserialize'
+
+/** `app.msm.health()`, for readiness probes. */
+export interface MsmHealth {
+  /**
+   * ok: every node is up. degraded: some node is down, or only failover nodes
+   * are left, but sessions are served. down: no node is up.
+   */
+  status: 'ok' | 'degraded' | 'down'
+  nodes: Array<{ id: string, address: string, state: 'up' | 'down', since: string, lastError: string | null, failover: boolean }>
 }
