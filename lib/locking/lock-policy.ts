@@ -19,10 +19,6 @@ export class LockPolicy {
     this.#mode = mode
   }
 
-  get enabled (): boolean {
-    return this.#mode !== 'none'
-  }
-
   shouldLock (request: FastifyRequest): boolean {
     const override = routeLockOverride(request)
     if (override !== undefined) return override

@@ -1,8 +1,18 @@
 /**
- * Memcached keys and lifetimes. Keys are built only from a validated session
- * id (see session-id.ts) and the validated prefix, so they always match the
- * node client's safe alphabet.
+ * Every memcached key fastify-msm uses, and the lifetimes it stores them
+ * with. Keys are built only from a validated session id (see
+ * ids/session-id.ts), the validated prefix and hex fingerprints, so they
+ * always match the node client's safe alphabet.
  */
+
+/** The key a node's health probe reads; it is never stored. */
+export const PROBE_KEY = 'msm:probe'
+
+/** A published Avro writer schema, shared by every app (no prefix), stored without expiry. */
+export function schemaKey (fingerprintHex: string): string {
+  return `schema:${fingerprintHex}`
+}
+
 export class KeyScheme {
   constructor (readonly prefix: string) {}
 

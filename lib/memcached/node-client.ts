@@ -1,6 +1,7 @@
 import type { NodeOperationCounts, NodeSpec } from '../types/index.js'
 import type { MemcachedTransport } from './transport.js'
 import { createMemcachedTransport } from './memcached-transport.js'
+import { PROBE_KEY } from './keys.js'
 import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_DOWN, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'
 
 /** Last line of defence: only keys of this alphabet and length ever reach the client. */
@@ -9,7 +10,6 @@ const SAFE_KEY = /^[A-Za-z0-9_.:-]{1,250}$/
 type Operation = keyof Omit<NodeOperationCounts, 'errors' | 'timeouts'>
 
 /** The key a probe reads; any answer, hit or miss, means the node is back. */
-const PROBE_KEY = 'msm:probe'
 
 export interface NodeHealth {
   state: 'up' | 'down'

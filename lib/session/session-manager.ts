@@ -6,15 +6,15 @@ import { sessionLifetime } from '../memcached/keys.js'
 import type { Attributes, MsmCounters } from '../types/index.js'
 import type { DecodedSession } from '../serialization/session-codec.js'
 import { FST_MSM_LOCK_TIMEOUT, FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILABLE } from '../errors.js'
-import type { Location, ReadOutcome, SessionLocator } from '../cluster/session-locator.js'
+import type { Location, ReadOutcome, SessionLocator } from '../store/session-locator.js'
 import type { LockPolicy } from '../locking/lock-policy.js'
 import type { SessionLocks } from '../locking/session-lock.js'
 import type { LocalEntry, LocalSessions } from '../sticky/local-sessions.js'
-import type { WriteQueue } from '../sticky/write-queue.js'
+import type { WriteQueue } from '../store/write-queue.js'
 import type { Timings } from '../stats/timings.js'
 import { BoundedLru } from '../util/lru.js'
-import { createIdHasher } from './log-id.js'
-import { formatSessionId, generateRandomPart, MAX_SESSION_ID_LENGTH, movedRandomPart, parseSessionId, type ParsedSessionId } from './session-id.js'
+import { createIdHasher } from '../ids/log-id.js'
+import { formatSessionId, generateRandomPart, MAX_SESSION_ID_LENGTH, movedSessionId, parseSessionId, type ParsedSessionId } from '../ids/session-id.js'
 import { createState, disabledSession, kState, mayHaveChanged, Session, type SessionHost, type SessionState } from './session.js'
 
 /** The session vanished between load and save (destroyed, regenerated or expired): it is not revived. */
@@ -187,7 +187,7 @@ export class SessionManager implements SessionHost {
     const route = this.#config.route
     if (parsed.route !== route) {
       const old = { id: state.id as string, nodeId: state.nodeId as string }
-      state.id = formatSessionId(movedRandomPart(old.id), old.nodeId, route)
+      state.id = movedSessionId(old.id, old.nodeId, route)
       state.forceWrite = true
       state.sendCookie = true
       state.afterSave.push(() => this.#store.delete(old.id, old.nodeId).catch(() => {}))
@@ -213,7 +213,7 @@ export class SessionManager implements SessionHost {
       if (regular !== undefined && !ring.isFailoverNode(regular.id)) target = regular
     }
     if (target === undefined) return
-    state.id = formatSessionId(movedRandomPart(state.id as string), target.id, this.#config.route)
+    state.id = movedSessionId(state.id as string, target.id, this.#config.route)
     state.nodeId = target.id
     state.forceWrite = true
     state.sendCookie = true

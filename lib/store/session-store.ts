@@ -3,7 +3,7 @@ import type { NodeClient } from '../memcached/node-client.js'
 import { KeyScheme, memcachedLifetime } from '../memcached/keys.js'
 import type { DecodedSession, SessionCodec } from '../serialization/session-codec.js'
 import { AvroSessionCodec } from '../serialization/session-codec.js'
-import type { SchemaRegistry } from '../serialization/schema-registry.js'
+import type { SchemaRegistry } from './schema-registry.js'
 import type { Timings } from '../stats/timings.js'
 import type { MsmCounters } from '../types/index.js'
 

@@ -36,8 +36,4 @@ export class BoundedLru<K, V> {
   delete (key: K): void {
     this.#map.delete(key)
   }
-
-  clear (): void {
-    this.#map.clear()
-  }
 }

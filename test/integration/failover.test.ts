@@ -7,7 +7,7 @@ import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
-import { movedRandomPart } from '../../lib/session/session-id.js'
+import { movedRandomPart } from '../../lib/ids/session-id.js'
 
 const codec = new AvroSessionCodec()
 const FAST = { operationTimeout: 300, nodeRetryInterval: 200 }

@@ -6,7 +6,7 @@ import type { MsmOptions } from '../../lib/index.js'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, listen } from '../helpers/app.js'
-import { movedRandomPart } from '../../lib/session/session-id.js'
+import { movedRandomPart } from '../../lib/ids/session-id.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 200 }
 const { clusters, apps } = usePerTestCleanup()

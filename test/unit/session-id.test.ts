@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { formatSessionId, generateRandomPart, movedRandomPart, parseSessionId } from '../../lib/session/session-id.js'
+import { formatSessionId, generateRandomPart, movedRandomPart, parseSessionId } from '../../lib/ids/session-id.js'
 
 const nodeIds = new Set(['n1', 'node_2'])
 const known = (id: string): boolean => nodeIds.has(id)

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { WriteQueue } from '../../lib/sticky/write-queue.js'
+import { WriteQueue } from '../../lib/store/write-queue.js'
 
 function counters (): { backupsQueued: number, backupsCoalesced: number } {
   return { backupsQueued: 0, backupsCoalesced: 0 }

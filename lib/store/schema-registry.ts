@@ -2,9 +2,10 @@ import type avro from 'avsc'
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
 import { BoundedLru } from '../util/lru.js'
-import { buildWriterType, canonicalForm } from './avro-types.js'
-import { crc64Avro } from './crc64-avro.js'
-import type { AvroSessionCodec } from './session-codec.js'
+import { schemaKey } from '../memcached/keys.js'
+import { buildWriterType, canonicalForm } from '../serialization/avro-types.js'
+import { crc64Avro } from '../serialization/crc64-avro.js'
+import type { AvroSessionCodec } from '../serialization/session-codec.js'
 import type { MsmCounters } from '../types/index.js'
 
 /** Published schemas are checked this many nodeRetryIntervals apart (60 s by default), and re-published where a node lost them. */
@@ -43,16 +44,12 @@ export class SchemaRegistry {
     this.#timer.unref()
   }
 
-  key (fingerprintHex: string): string {
-    return `schema:${fingerprintHex}`
-  }
-
   /** Publishes this process's schema on every available node (or on `node`). */
   async publish (node?: NodeClient): Promise<void> {
     const nodes = node === undefined ? this.ring.nodes.filter((candidate) => candidate.isUp) : [node]
     await Promise.all(nodes.map(async (target) => {
       try {
-        if (await target.add(this.key(this.codec.fingerprintHex), this.codec.schemaText, 0)) this.counters.schemasPublished++
+        if (await target.add(schemaKey(this.codec.fingerprintHex), this.codec.schemaText, 0)) this.counters.schemasPublished++
       } catch {
         // the node is marked down; it is published again when it comes back
       }
@@ -84,7 +81,7 @@ export class SchemaRegistry {
   async #fetch (node: NodeClient, fingerprintHex: string): Promise<avro.Type | null> {
     let text: unknown
     try {
-      text = await node.get(this.key(fingerprintHex))
+      text = await node.get(schemaKey(fingerprintHex))
     } catch {
       return null
     }

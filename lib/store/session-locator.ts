@@ -1,8 +1,8 @@
-import type { NodeRing } from './node-ring.js'
+import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
 import type { DecodedSession } from '../serialization/session-codec.js'
-import type { SessionStore } from '../store/session-store.js'
-import { formatSessionId, movedRandomPart, type ParsedSessionId } from '../session/session-id.js'
+import type { SessionStore } from './session-store.js'
+import { movedSessionId, type ParsedSessionId } from '../ids/session-id.js'
 import { BoundedLru } from '../util/lru.js'
 import type { MsmCounters } from '../types/index.js'
 
@@ -61,7 +61,7 @@ export class SessionLocator {
     if (this.ring.isAvailable(parsed.nodeId)) return { id: parsed.id, nodeId: parsed.nodeId, movedFrom: null }
     const target = this.ring.relocationTarget(parsed.nodeId)
     if (target === undefined) return null
-    return { id: formatSessionId(movedRandomPart(parsed.id), target.id, parsed.route), nodeId: target.id, movedFrom: parsed }
+    return { id: movedSessionId(parsed.id, target.id, parsed.route), nodeId: target.id, movedFrom: parsed }
   }
 
   async read (location: Location): Promise<ReadOutcome> {

@@ -38,6 +38,11 @@ export function formatSessionId (random: string, nodeId: string, route: string |
   return route === null ? `${random}-${nodeId}` : `${random}-${nodeId}.${route}`
 }
 
+/** The id of a session moved to `nodeId` (relocation, sticky takeover or node move). */
+export function movedSessionId (oldId: string, nodeId: string, route: string | null): string {
+  return formatSessionId(movedRandomPart(oldId), nodeId, route)
+}
+
 /**
  * Parses an untrusted value strictly. Returns null for anything that is not an
  * id this plugin could have issued for a node that `isKnownNode` accepts.
