@@ -1,9 +1,6 @@
 // The examples in examples/ are exercised here, so they cannot rot.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import type { FastifyInstance } from 'fastify'
 import type { MemcachedCluster } from '../helpers/memcached.js'
 import { useSharedCluster } from '../helpers/fixtures.js'
@@ -48,23 +45,4 @@ test('examples/typed-session: typed values round-trip and bad ones are refused',
   assert.deepEqual((await client.get('/visit')).body, { visits: 2, theme: 'dark' })
   const refused = await client.post('/theme', { theme: 'neon' })
   assert.equal(refused.body.code, 'FST_MSM_SCHEMA_MISMATCH')
-})
-
-test('npm run demo: the session follows the visitor from one instance to the other, and Ctrl-C stops everything', async () => {
-  const port = 39_000 + Math.floor(Math.random() * 1000)
-  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'demo', 'demo.mjs')], {
-    env: { ...process.env, DEMO_EMBEDDED: '1', DEMO_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
-  await new Promise<void>((resolve) => lines.on('line', (line) => { if (line.startsWith('Open one')) resolve() }))
-  const visitor = new CookieClient(`http://127.0.0.1:${port}`)
-  assert.match((await visitor.get('/')).body as string, /Visits in this session: <strong>1<\/strong>/)
-  visitor.base = `http://127.0.0.1:${port + 1}`
-  const second = (await visitor.get('/')).body as string
-  assert.match(second, /served by <code>app2<\/code>/)
-  assert.match(second, /Visits in this session: <strong>2<\/strong>/)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
-  child.kill('SIGINT')
-  assert.equal(await exited, 0)
 })
