@@ -4,7 +4,9 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Attributes } from '../lib/types/index.js'
-import { AvroSessionCodec, jsonSerializer, type SessionCodec, SerializerSessionCodec } from '../lib/serialization/session-codec.js'
+import { AvroSessionCodec } from '../lib/serialization/session-codec.js'
+import type { SessionCodec } from '../lib/serialization/codec-format.js'
+import { jsonSerializer, SerializerSessionCodec } from '../lib/serialization/serializer-codec.js'
 
 const quick = process.argv.includes('--quick')
 const BUDGET_MS = quick ? 80 : 400

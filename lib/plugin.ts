@@ -1,14 +1,21 @@
 import type { FastifyInstance } from 'fastify'
 import type { MsmDecorator, MsmOptions, NodeSpec, PromRegistryLike, RegisterMetricsOptions, RouteSessionConfig } from './types/index.js'
 import type { Session } from './session/session.js'
-import { normalizeOptions, parseFailoverNodes, parseNodes } from './options.js'
+import { normalizeOptions } from './options/index.js'
+import { parseFailoverNodes, parseNodes } from './options/nodes.js'
 import { SessionLocator } from './store/session-locator.js'
-import { AvroSessionCodec, SerializerSessionCodec } from './serialization/session-codec.js'
+import { AvroSessionCodec } from './serialization/session-codec.js'
+import { SerializerSessionCodec } from './serialization/serializer-codec.js'
 import { SchemaRegistry } from './store/schema-registry.js'
 import { NodeRing } from './cluster/node-ring.js'
 import { kTransport, type TransportFactory } from './memcached/transport.js'
 import { SessionStore } from './store/session-store.js'
-import { SessionManager } from './session/session-manager.js'
+import { newSessionId, SessionManager } from './session/session-manager.js'
+import { SessionCookie } from './session/cookie.js'
+import { Expiry } from './session/expiry.js'
+import { SessionPersistence } from './session/persistence.js'
+import { StickySessions } from './sticky/sticky-sessions.js'
+import { createIdHasher } from './ids/log-id.js'
 import { createCounters } from './stats/counters.js'
 import { snapshot } from './monitoring/snapshot.js'
 import { Timings } from './stats/timings.js'
@@ -68,18 +75,30 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   }, counters)
   const local = config.sticky ? new LocalSessions(config.localSessions) : null
   const queue = config.backupAsync ? new WriteQueue(config.backupQueueSize, counters) : null
-  const manager = new SessionManager({
+  const hashId = createIdHasher()
+  const expiry = new Expiry(config)
+  const sticky = local === null
+    ? null
+    : new StickySessions({ local, ring, store, route: config.route, expiry, counters, hashId, remove: async (id, nodeId) => { await manager.remove(id, nodeId) } })
+  const persistence = new SessionPersistence({
+    config, store, ring, codec, expiry, counters, timings, queue, sticky, hashId, log: fastify.log, newId: () => newSessionId(ring, config.route)
+  })
+  const manager: SessionManager = new SessionManager({
     config,
+    ring,
     store,
-    counters,
-    signing,
-    log: fastify.log,
+    codec,
+    locator: new SessionLocator(store, ring, counters),
+    cookie: new SessionCookie(config, signing, (nodeId) => ring.knows(nodeId), counters),
+    expiry,
+    persistence,
     lockPolicy: new LockPolicy(config.lockingMode),
     locks,
-    locator: new SessionLocator(store, ring, counters),
-    local,
-    queue,
-    timings
+    sticky,
+    counters,
+    timings,
+    log: fastify.log,
+    hashId
   })
 
   fastify.decorateRequest('session', null as unknown as Session)

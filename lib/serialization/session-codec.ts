@@ -1,103 +1,13 @@
 import type avro from 'avsc'
-
-type Resolver = ReturnType<avro.Type['createResolver']>
-import type { Attributes, Serializer } from '../types/index.js'
+import type { Attributes } from '../types/index.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable } from './attribute-value.js'
 import { checkAvroBytes, mapValueSlices } from './avro-bounds.js'
-import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, SESSION_META_FIELDS, sessionSchema } from './avro-types.js'
+import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
+import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type SessionCodec, META_SCHEMA, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
 
-/**
- * Stored values, documented byte by byte in docs/serialization.md. Both are
- * stored as base64 text: the `memcached` client changes Buffers on the way to
- * the server, while ASCII strings arrive byte for byte.
- *
- * Format 1, Avro (the default):
- *   byte 0      0x01
- *   bytes 1-2   0xC3 0x01, Avro's single-object encoding marker
- *   bytes 3-10  CRC-64-AVRO fingerprint of the writer schema, little-endian
- *   bytes 11-   Avro binary of the Session record
- *
- * Format 2, a pluggable serializer:
- *   byte 0      0x02
- *   byte 1      length n of the serializer's name
- *   bytes 2-    the name (UTF-8), the Avro SessionMeta record, then the
- *               serializer's bytes of the attributes
- */
-export const AVRO_FORMAT = 1
-export const SERIALIZER_FORMAT = 2
-const SINGLE_OBJECT_MARKER = [0xc3, 0x01] as const
-export const HEADER_LENGTH = 11
-
-export interface SessionMeta {
-  id: string
-  createdAt: number
-  lastAccessedAt: number
-  maxInactiveInterval: number
-}
-
-export interface DecodedSession {
-  meta: SessionMeta
-  attributes: Attributes
-  /** The attribute bytes as stored, for change detection; null when they were written with another schema. */
-  attributesBytes: Buffer | null
-}
-
-export type DecodeResult =
-  | { ok: true, session: DecodedSession }
-  | { ok: false, reason: string }
-  /** Avro written with a schema this process does not know: fetch it and call decodeWithWriter. */
-  | { ok: 'unknown-schema', fingerprint: string, bytes: Buffer }
-
-/** What the store needs from either format. */
-export interface SessionCodec {
-  /**
-   * When only objects handed out by get() may have changed: whether those keys
-   * still encode to their loaded bytes. Undefined when the codec cannot tell
-   * per key (then the whole session is encoded and compared).
-   */
-  keysUnchanged?: (attributes: Attributes, keys: Iterable<string>, loadedBytes: Buffer) => boolean
-  /** The attributes of a new session: the schema's defaults for typed sessions, else none. */
-  emptyAttributes: () => Attributes
-  /** Throws a coded error, naming the path, for a value this codec cannot store faithfully. */
-  validate: (key: string, value: unknown) => void
-  encodeAttributes: (attributes: Attributes) => Buffer
-  encodeValue: (meta: SessionMeta, attributesBytes: Buffer) => string
-  decodeValue: (stored: unknown) => DecodeResult
-}
-
-/**
- * The meta fields alone, with plain longs: logical types change no bytes, and
- * this type reads and writes the times as numbers.
- */
-const META_SCHEMA = {
-  type: 'record',
-  name: 'SessionMeta',
-  namespace: 'fastify.msm',
-  fields: SESSION_META_FIELDS.map((field) => ({ name: field.name, type: typeof field.type === 'string' ? field.type : field.type.type }))
-}
-
-function metaFields (meta: SessionMeta): SessionMeta {
-  return { id: meta.id, createdAt: meta.createdAt, lastAccessedAt: meta.lastAccessedAt, maxInactiveInterval: meta.maxInactiveInterval }
-}
-
-function textToBytes (stored: unknown): Buffer | null {
-  return typeof stored === 'string' ? Buffer.from(stored, 'base64') : null
-}
-
-function toMillis (value: unknown): number {
-  return value instanceof Date ? value.getTime() : value as number
-}
-
-function readMeta (value: Record<string, unknown>): SessionMeta {
-  return {
-    id: value.id as string,
-    createdAt: toMillis(value.createdAt),
-    lastAccessedAt: toMillis(value.lastAccessedAt),
-    maxInactiveInterval: value.maxInactiveInterval as number
-  }
-}
+type Resolver = ReturnType<avro.Type['createResolver']>
 
 /** The default: Avro, with the generic JSON-like attribute type or a typed record schema. */
 export class AvroSessionCodec implements SessionCodec {
@@ -249,76 +159,4 @@ export class AvroSessionCodec implements SessionCodec {
     }
     return complete as Attributes
   }
-}
-
-const SERIALIZER_NAME = /^[A-Za-z0-9_.-]{1,64}$/
-
-/** Format 2: the attributes are encoded by a pluggable serializer. */
-export class SerializerSessionCodec implements SessionCodec {
-  readonly #serializer: Serializer
-  readonly #header: Buffer
-  readonly #metaType = buildType(META_SCHEMA)
-
-  constructor (serializer: Serializer) {
-    if (!SERIALIZER_NAME.test(serializer.name)) throw new TypeError('a serializer name is 1 to 64 characters from [A-Za-z0-9_.-]')
-    this.#serializer = serializer
-    const name = Buffer.from(serializer.name, 'utf8')
-    this.#header = Buffer.concat([Buffer.from([SERIALIZER_FORMAT, name.length]), name])
-  }
-
-  validate (key: string, value: unknown): void {
-    assertStorable(key, value, { dates: false })
-  }
-
-  emptyAttributes (): Attributes {
-    return Object.create(null) as Attributes
-  }
-
-  encodeAttributes (attributes: Attributes): Buffer {
-    return Buffer.from(this.#serializer.encode(attributes))
-  }
-
-  encodeValue (meta: SessionMeta, attributesBytes: Buffer): string {
-    return Buffer.concat([this.#header, this.#metaType.toBuffer(metaFields(meta)), attributesBytes]).toString('base64')
-  }
-
-  decodeValue (stored: unknown): DecodeResult {
-    const bytes = textToBytes(stored)
-    if (bytes === null) return { ok: false, reason: 'the value is not text' }
-    if (bytes.length < this.#header.length || !bytes.subarray(0, this.#header.length).equals(this.#header)) {
-      return { ok: false, reason: `not written by serializer "${this.#serializer.name}"` }
-    }
-    const checked = checkAvroBytes(this.#metaType, bytes, this.#header.length)
-    if ('problem' in checked) return { ok: false, reason: checked.problem }
-    try {
-      const meta = readMeta(this.#metaType.decode(bytes, this.#header.length).value as Record<string, unknown>)
-      const attributesBytes = bytes.subarray(checked.end)
-      const attributes = this.#serializer.decode(attributesBytes)
-      if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) {
-        return { ok: false, reason: 'the serializer did not return an object' }
-      }
-      return { ok: true, session: { meta, attributes, attributesBytes } }
-    } catch (error) {
-      return { ok: false, reason: `serializer "${this.#serializer.name}" failed: ${(error as Error).message}` }
-    }
-  }
-}
-
-/** A JSON serializer, for comparison with Avro. Dates are refused, as JSON cannot keep them. */
-export const jsonSerializer: Serializer = Object.freeze({
-  name: 'json',
-  encode: (attributes: Attributes): Uint8Array => Buffer.from(JSON.stringify(attributes), 'utf8'),
-  decode: (bytes: Uint8Array): Attributes => {
-    const text = Buffer.from(bytes).toString('utf8')
-    // A reviver would make parsing several times slower; this errs on the safe side
-    if (text.includes('"__proto__"')) throw new Error('the key __proto__ is reserved')
-    return JSON.parse(text) as Attributes
-  }
-})
-
-function describe (value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 37) + '...' : value)
-  if (value instanceof Date) return 'a Date'
-  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object'
-  return String(value)
 }

@@ -1,6 +1,6 @@
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
-import type { DecodedSession } from '../serialization/session-codec.js'
+import type { DecodedSession } from '../serialization/codec-format.js'
 import type { SessionStore } from './session-store.js'
 import { movedSessionId, type ParsedSessionId } from '../ids/session-id.js'
 import { BoundedLru } from '../util/lru.js'

@@ -1,7 +1,7 @@
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
 import { KeyScheme, memcachedLifetime } from '../memcached/keys.js'
-import type { DecodedSession, SessionCodec } from '../serialization/session-codec.js'
+import type { DecodedSession, SessionCodec } from '../serialization/codec-format.js'
 import { AvroSessionCodec } from '../serialization/session-codec.js'
 import type { SchemaRegistry } from './schema-registry.js'
 import type { Timings } from '../stats/timings.js'

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import cookie from '@fastify/cookie'
 import msm from '../../lib/index.js'
-import { DEFAULTS, normalizeOptions } from '../../lib/options.js'
+import { DEFAULTS, normalizeOptions } from '../../lib/options/index.js'
 
 const nodes = 'n1:127.0.0.1:1 n2:127.0.0.1:2'
 

@@ -2,7 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import avro from 'avsc'
 import { crc64Avro } from '../../lib/serialization/crc64-avro.js'
-import { AvroSessionCodec, HEADER_LENGTH, jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/session-codec.js'
+import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
+import { HEADER_LENGTH } from '../../lib/serialization/codec-format.js'
+import { jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/serializer-codec.js'
 import { SESSION_SCHEMA } from '../../lib/serialization/avro-types.js'
 
 const codec = new AvroSessionCodec()

@@ -1,12 +1,8 @@
-import type { LockingMode, MsmCookieOptions, NodeSpec } from './types/index.js'
-import type { Serializer } from './types/index.js'
-import { buildType } from './serialization/avro-types.js'
-import {
-  FST_MSM_NODE_DUPLICATE,
-  FST_MSM_NODES_INVALID,
-  FST_MSM_OPTION_INVALID,
-  FST_MSM_OPTION_UNKNOWN
-} from './errors.js'
+import type { LockingMode, MsmCookieOptions, NodeSpec, Serializer } from '../types/index.js'
+import { buildType } from '../serialization/avro-types.js'
+import { FST_MSM_OPTION_INVALID } from '../errors.js'
+import { boolean, describe, isPlainObject, matching, oneOf, optionalRegExp, positiveInteger, rejectUnknownKeys } from './checks.js'
+import { NODE_ID, parseFailoverNodes, parseNodes } from './nodes.js'
 
 /** The validated, normalised options that the rest of the plugin reads. */
 export interface MsmConfig {
@@ -82,9 +78,6 @@ export const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 
 
 /** memcached's item limit is 1 MiB including the key and item header. */
 export const MAX_STORABLE_SIZE = 1_000_000
-const MAX_NODES = 64
-const NODE_ID = /^\w{1,32}$/
-const HOST = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/
 const PREFIX = /^[A-Za-z0-9_.:-]{0,64}$/
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/
 const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
@@ -182,24 +175,6 @@ function stickyOptions (options: Record<string, unknown>): Pick<MsmConfig, 'stic
   }
 }
 
-/** Validates `failoverNodes` against the node list: known ids, and not every node. */
-export function parseFailoverNodes (value: unknown, nodes: readonly NodeSpec[]): string[] {
-  if (value === undefined) return []
-  const ids = typeof value === 'string' ? value.trim().split(/\s+/).filter(Boolean) : value
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) {
-    throw new FST_MSM_OPTION_INVALID('failoverNodes', 'node ids, as an array or a space-separated string', describe(value))
-  }
-  for (const id of ids) {
-    if (!nodes.some((node) => node.id === id)) {
-      throw new FST_MSM_OPTION_INVALID('failoverNodes', `ids of configured nodes (${nodes.map((node) => node.id).join(', ')})`, JSON.stringify(id))
-    }
-  }
-  if (new Set(ids).size >= nodes.length) {
-    throw new FST_MSM_OPTION_INVALID('failoverNodes', 'a list that leaves at least one regular node', JSON.stringify(ids))
-  }
-  return [...new Set(ids)]
-}
-
 function lockingMode (value: unknown): LockingMode {
   if (value === undefined) return DEFAULTS.lockingMode
   if (value === 'none' || value === 'all' || value === 'auto') return value
@@ -215,51 +190,6 @@ function lockingMode (value: unknown): LockingMode {
 
 function defaultTouchInterval (maxInactiveInterval: number): number {
   return Math.max(1, Math.min(60, Math.floor(maxInactiveInterval / 2)))
-}
-
-/** Parses `'n1:host:port n2:host:port'` or a list of `{ id, host, port }`. */
-export function parseNodes (value: unknown): NodeSpec[] {
-  let nodes: NodeSpec[]
-  if (typeof value === 'string') {
-    const tokens = value.trim().split(/\s+/).filter(Boolean)
-    nodes = tokens.map(parseNodeToken)
-  } else if (Array.isArray(value)) {
-    nodes = value.map(checkNodeObject)
-  } else {
-    throw new FST_MSM_NODES_INVALID(`expected a string or an array, got ${describe(value)}`)
-  }
-  if (nodes.length === 0) throw new FST_MSM_NODES_INVALID('no node given')
-  if (nodes.length > MAX_NODES) throw new FST_MSM_NODES_INVALID(`more than ${MAX_NODES} nodes`)
-  const seen = new Set<string>()
-  for (const node of nodes) {
-    if (seen.has(node.id)) throw new FST_MSM_NODE_DUPLICATE(node.id)
-    seen.add(node.id)
-  }
-  return nodes
-}
-
-function parseNodeToken (token: string): NodeSpec {
-  const parts = token.split(':')
-  if (parts.length !== 3) {
-    throw new FST_MSM_NODES_INVALID(`"${clip(token)}" is not of the form id:host:port`)
-  }
-  return checkNodeObject({ id: parts[0], host: parts[1], port: Number(parts[2]) })
-}
-
-function checkNodeObject (node: unknown): NodeSpec {
-  if (!isPlainObject(node)) throw new FST_MSM_NODES_INVALID(`a node must be { id, host, port }, got ${describe(node)}`)
-  rejectUnknownKeys(node, ['id', 'host', 'port'], 'nodes[].')
-  const { id, host, port } = node
-  if (typeof id !== 'string' || !NODE_ID.test(id)) {
-    throw new FST_MSM_NODES_INVALID(`node id ${describe(id)} must be 1 to 32 characters from [A-Za-z0-9_]`)
-  }
-  if (typeof host !== 'string' || !HOST.test(host)) {
-    throw new FST_MSM_NODES_INVALID(`node "${id}" has host ${describe(host)}; use a hostname or IPv4 address`)
-  }
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new FST_MSM_NODES_INVALID(`node "${id}" has port ${describe(port)}; use an integer from 1 to 65535`)
-  }
-  return { id, host, port }
 }
 
 function normalizeCookie (value: unknown): MsmConfig['cookie'] {
@@ -278,72 +208,4 @@ function normalizeCookie (value: unknown): MsmConfig['cookie'] {
     throw new FST_MSM_OPTION_INVALID('cookie.secure', 'true or "auto" when cookie.sameSite is "none" (browsers drop such cookies)', 'false')
   }
   return cookie
-}
-
-function rejectUnknownKeys (object: Record<string, unknown>, known: readonly string[], path: string): void {
-  for (const key of Object.keys(object)) {
-    if (!known.includes(key)) throw new FST_MSM_OPTION_UNKNOWN(path + key, known.join(', '))
-  }
-}
-
-function positiveInteger (object: Record<string, unknown>, key: string, fallback: number, path = ''): number {
-  const value = object[key]
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new FST_MSM_OPTION_INVALID(path + key, 'a positive integer', describe(value))
-  }
-  return value
-}
-
-function matching (object: Record<string, unknown>, key: string, pattern: RegExp, expected: string, fallback: string, path = ''): string {
-  const value = object[key]
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new FST_MSM_OPTION_INVALID(path + key, expected, describe(value))
-  }
-  return value
-}
-
-function boolean (object: Record<string, unknown>, key: string, fallback: boolean, path = ''): boolean {
-  const value = object[key]
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw new FST_MSM_OPTION_INVALID(path + key, 'true or false', describe(value))
-  return value
-}
-
-function oneOf<T> (object: Record<string, unknown>, key: string, allowed: readonly T[], fallback: T, path = ''): T {
-  const value = object[key]
-  if (value === undefined) return fallback
-  if (!allowed.includes(value as T)) {
-    throw new FST_MSM_OPTION_INVALID(path + key, `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`, describe(value))
-  }
-  return value as T
-}
-
-function optionalRegExp (object: Record<string, unknown>, key: string): RegExp | null {
-  const value = object[key]
-  if (value === undefined || value === null) return null
-  if (!(value instanceof RegExp)) throw new FST_MSM_OPTION_INVALID(key, 'a RegExp or null', describe(value))
-  if (value.global || value.sticky) {
-    throw new FST_MSM_OPTION_INVALID(key, 'a RegExp without the g or y flag (they make test() stateful)', String(value))
-  }
-  return value
-}
-
-function isPlainObject (value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
-
-function describe (value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(clip(value))
-  if (value === null || value === undefined) return String(value)
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return 'an object'
-  return `${typeof value} ${clip(String(value))}`
-}
-
-function clip (text: string): string {
-  return text.length > 60 ? text.slice(0, 57) + '...' : text
 }

@@ -1,0 +1,80 @@
+import type {} from '@fastify/cookie'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { MsmConfig } from '../options/index.js'
+import type { MsmCounters } from '../types/index.js'
+import { MAX_SESSION_ID_LENGTH, parseSessionId, type ParsedSessionId } from '../ids/session-id.js'
+
+/** A signed cookie is the id, a dot and an HMAC; nothing longer is worth checking. */
+const MAX_COOKIE_LENGTH = MAX_SESSION_ID_LENGTH + 1 + 128
+
+/** What the request's session cookie said. */
+export interface CookieRead {
+  /** A valid id of a known node, or null. */
+  parsed: ParsedSessionId | null
+  /** A cookie of that name came, valid or not (it must be cleared on destroy). */
+  present: boolean
+  /** Signed with an older secret of @fastify/cookie's rotation list: send it again. */
+  renew: boolean
+}
+
+const NO_COOKIE: CookieRead = { parsed: null, present: false, renew: false }
+
+/**
+ * The session cookie: read and verified (signature, length, id format, known
+ * node) before any memcached operation, set with the configured attributes,
+ * and cleared. Signing is @fastify/cookie's, active when it has a secret.
+ */
+export class SessionCookie {
+  readonly #name: string
+  readonly #attributes: MsmConfig['cookie']
+  readonly #signing: boolean
+  readonly #isKnownNode: (nodeId: string) => boolean
+  readonly #counters: MsmCounters
+
+  constructor (config: Pick<MsmConfig, 'cookieName' | 'cookie'>, signing: boolean, isKnownNode: (nodeId: string) => boolean, counters: MsmCounters) {
+    this.#name = config.cookieName
+    this.#attributes = config.cookie
+    this.#signing = signing
+    this.#isKnownNode = isKnownNode
+    this.#counters = counters
+  }
+
+  /** True when the cookie rolls with the session's lifetime (it has a maxAge). */
+  get rolls (): boolean {
+    return this.#attributes.maxAge !== undefined
+  }
+
+  read (request: FastifyRequest): CookieRead {
+    const raw = request.cookies[this.#name]
+    if (raw === undefined) return NO_COOKIE
+    let value: string | null = raw
+    let renew = false
+    if (raw.length > MAX_COOKIE_LENGTH) {
+      value = null
+    } else if (this.#signing) {
+      const unsigned = request.unsignCookie(raw)
+      value = unsigned.valid ? unsigned.value : null
+      renew = unsigned.renew
+    }
+    const parsed = parseSessionId(value, this.#isKnownNode)
+    if (parsed === null) this.#counters.invalidCookies++
+    return { parsed, present: true, renew }
+  }
+
+  set (reply: FastifyReply, id: string): void {
+    const attributes = this.#attributes
+    reply.setCookie(this.#name, id, {
+      path: attributes.path,
+      domain: attributes.domain,
+      httpOnly: attributes.httpOnly,
+      secure: attributes.secure,
+      sameSite: attributes.sameSite,
+      maxAge: attributes.maxAge,
+      signed: this.#signing
+    })
+  }
+
+  clear (reply: FastifyReply): void {
+    reply.clearCookie(this.#name, { path: this.#attributes.path, domain: this.#attributes.domain })
+  }
+}

@@ -1,0 +1,289 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { MsmConfig } from '../options/index.js'
+import type { MsmCounters } from '../types/index.js'
+import type { NodeRing } from '../cluster/node-ring.js'
+import type { SessionStore, TouchResult } from '../store/session-store.js'
+import type { WriteQueue } from '../store/write-queue.js'
+import type { SessionCodec } from '../serialization/codec-format.js'
+import type { Timings } from '../stats/timings.js'
+import { FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILABLE } from '../errors.js'
+import { BoundedLru } from '../util/lru.js'
+import { mayHaveChanged, type SessionState } from './session.js'
+import type { Expiry } from './expiry.js'
+import type { LocalRecord, StickyStrategy } from './sticky-strategy.js'
+import { CopyRepair } from './copy-repair.js'
+
+/** Sessions whose last touch this process remembers, to touch each at most once per touchInterval. */
+const TOUCH_MEMORY = 10_000
+
+/** The session vanished between load and save (destroyed, regenerated or expired): it is not revived. */
+const GONE = Symbol('gone')
+type StoreOutcome = null | typeof GONE | Error
+
+export interface PersistenceParts {
+  config: Pick<MsmConfig, 'maxInactiveInterval' | 'maxSessionSize' | 'storeFailurePolicy'>
+  store: SessionStore
+  ring: NodeRing
+  codec: SessionCodec
+  expiry: Expiry
+  counters: MsmCounters
+  timings: Timings
+  /** backupAsync (always in sticky mode): writes and touches after the response. */
+  queue: WriteQueue | null
+  sticky: StickyStrategy | null
+  /** A fresh id on an available node, for a new session whose node failed. */
+  newId: () => { id: string, nodeId: string }
+  /** Logs outside a request (queued work). */
+  log: FastifyBaseLogger
+  hashId: (id: string) => string
+}
+
+/** One write, as it is counted once it succeeded. */
+interface Write {
+  id: string
+  nodeId: string
+  value: string
+  onlyIfPresent: boolean
+  isNew: boolean
+  regenerated: boolean
+  refresh: boolean
+  afterSave: Array<() => Promise<void>>
+}
+
+/**
+ * How a session leaves the request: written when its bytes changed, else
+ * extended (touched, or refreshed by a write) when due. Either happens before
+ * the response, or after it through the write queue (backupAsync, sticky
+ * mode) unless the request holds the session lock; that is one parameter
+ * here, not a second path. Change detection, encoding and the size limit,
+ * and the counting and logging of writes and touches exist once.
+ */
+export class SessionPersistence {
+  readonly #parts: PersistenceParts
+  readonly #lastTouch = new BoundedLru<string, number>(TOUCH_MEMORY)
+  readonly #copies: CopyRepair
+
+  constructor (parts: PersistenceParts) {
+    this.#parts = parts
+    this.#copies = new CopyRepair({ ...parts, sticky: parts.sticky !== null })
+  }
+
+  /** Writes or extends the session. Resolves true when its lifetime in memcached was extended. */
+  async finish (state: SessionState, log: FastifyBaseLogger): Promise<boolean> {
+    const bytes = this.#changedAttributes(state)
+    const now = Date.now()
+    const deferred = this.#parts.queue !== null && state.lease === null
+    const local = deferred ? this.#parts.sticky?.keep(state, () => bytes ?? this.#currentBytes(state), now) ?? null : null
+    if (bytes !== null) return await this.#write(state, bytes, now, { deferred, refresh: false, local }, log)
+    this.#parts.counters.skippedUnchanged++
+    return await this.#extend(state, now, { deferred, local }, log)
+  }
+
+  /** Forgets the touch memory of a session that was deleted. */
+  forget (id: string): void {
+    this.#lastTouch.delete(id)
+  }
+
+  /** The attributes' bytes when they must be written, else null. */
+  #changedAttributes (state: SessionState): Buffer | null {
+    if (!state.forceWrite && !mayHaveChanged(state)) return null
+    const { codec, timings } = this.#parts
+    const started = timings.start()
+    if (!state.forceWrite && !state.dirty && state.loadedBytes !== null && state.handedOut !== null &&
+      codec.keysUnchanged?.(state.attributes, state.handedOut, state.loadedBytes) === true) {
+      // Only objects handed out by get() could have changed, and they did not
+      timings.since('serialize', started)
+      return null
+    }
+    for (const key of Object.keys(state.attributes)) codec.validate(key, state.attributes[key])
+    const bytes = codec.encodeAttributes(state.attributes)
+    timings.since('serialize', started)
+    if (!state.forceWrite && state.loadedBytes !== null && bytes.equals(state.loadedBytes)) return null
+    return bytes
+  }
+
+  /** The bytes of the attributes as loaded, or encoded now when they were written with another schema. */
+  #currentBytes (state: SessionState): Buffer {
+    return state.loadedBytes ?? this.#parts.codec.encodeAttributes(state.attributes)
+  }
+
+  /**
+   * An unchanged session is extended when due (see Expiry.extensionDue): by
+   * a touch, or, once its stored lastAccessedAt is a whole idle interval old,
+   * by a write that refreshes it.
+   */
+  async #extend (state: SessionState, now: number, how: { deferred: boolean, local: LocalRecord | null }, log: FastifyBaseLogger): Promise<boolean> {
+    const { expiry, ring } = this.#parts
+    const id = state.id as string
+    const lastExtension = Math.max(state.lastAccessedAt, how.local?.extendedAt ?? 0, this.#lastTouch.get(id) ?? 0)
+    if (!expiry.extensionDue(lastExtension, now, state.forceTouch, ring.changedAt)) return false
+    if (expiry.refreshDue(state.lastAccessedAt, now)) {
+      return await this.#write(state, this.#currentBytes(state), now, { ...how, refresh: true }, log)
+    }
+    const nodeId = state.nodeId as string
+    const recordTouch = (): void => {
+      if (how.local !== null) how.local.extendedAt = now
+      else this.#lastTouch.set(id, now)
+    }
+    if (!how.deferred) {
+      const touched = await this.#touch(state, id, nodeId, log)
+      if (touched) recordTouch()
+      return touched
+    }
+    recordTouch()
+    await (this.#parts.queue as WriteQueue).enqueue(id, async () => { await this.#touch(state, id, nodeId, log) })
+    return true
+  }
+
+  /**
+   * Writes the session now, or queues the write. The value is encoded now in
+   * both cases, so the size limit always fails the request.
+   */
+  async #write (state: SessionState, bytes: Buffer, now: number, how: { deferred: boolean, refresh: boolean, local: LocalRecord | null }, log: FastifyBaseLogger): Promise<boolean> {
+    const write = this.#prepare(state, bytes, now, how.refresh)
+    this.#lastTouch.delete(write.id)
+    if (how.local !== null) Object.assign(how.local, { storedBytes: bytes, storedAt: now, extendedAt: now })
+    if (how.deferred) {
+      // Sticky mode holds the session in the process: a copy memcached lost is written again
+      if (this.#parts.sticky !== null) write.onlyIfPresent = false
+      state.modified = true
+      await (this.#parts.queue as WriteQueue).enqueue(write.id, async () => {
+        await this.#settle(write, await this.#store(write, this.#parts.log), this.#parts.log)
+      })
+      return true
+    }
+    let outcome = await this.#store(write, log)
+    if (outcome !== null && outcome !== GONE && state.isNew) outcome = await this.#retryOnAnotherNode(state, write, bytes, now, log, outcome)
+    const saved = await this.#settle(write, outcome, log)
+    if (!saved) {
+      state.sendCookie = false
+      if (outcome !== GONE) this.storeFailed()
+      return false
+    }
+    state.modified = true
+    state.lastAccessedAt = now
+    return true
+  }
+
+  #prepare (state: SessionState, bytes: Buffer, now: number, refresh: boolean): Write {
+    const id = state.id as string
+    return {
+      id,
+      nodeId: state.nodeId as string,
+      value: this.#encode(state, id, bytes, now),
+      // Loaded sessions are written with replace: a concurrent destroy() or regenerate() is not undone
+      onlyIfPresent: state.loadedFromPrimary && !state.forceWrite,
+      isNew: state.isNew,
+      regenerated: state.forceWrite && !state.isNew,
+      refresh,
+      afterSave: state.afterSave.splice(0)
+    }
+  }
+
+  /**
+   * A new session whose nodes failed during this request (they are marked
+   * down now), and whose id nobody knows yet, gets one more try on a node
+   * that is up.
+   */
+  async #retryOnAnotherNode (state: SessionState, write: Write, bytes: Buffer, now: number, log: FastifyBaseLogger, failure: StoreOutcome): Promise<StoreOutcome> {
+    const retry = this.#parts.newId()
+    if (retry.nodeId === write.nodeId) return failure
+    state.id = write.id = retry.id
+    state.nodeId = write.nodeId = retry.nodeId
+    write.value = this.#encode(state, retry.id, bytes, now)
+    return await this.#store(write, log)
+  }
+
+  /** Stores both copies; resolves with null, GONE, or the error when no copy was stored. */
+  async #store (write: Write, log: FastifyBaseLogger): Promise<StoreOutcome> {
+    const { store, expiry, timings, counters, hashId } = this.#parts
+    const started = timings.start()
+    try {
+      const stored = await store.save(write.id, write.nodeId, write.value, expiry.lifetime, write.onlyIfPresent)
+      timings.since('save', started)
+      if (stored.gone) return GONE
+      if (!stored.primary) {
+        counters.savedToBackupOnly++
+        log.warn({ session: hashId(write.id), node: write.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')
+      }
+      this.#copies.warnIfSingleCopy(stored, write.id, log)
+      return null
+    } catch (error) {
+      return error as Error
+    }
+  }
+
+  /** Counts and logs a write's outcome; runs its clean-ups once it is stored. Resolves true when stored. */
+  async #settle (write: Write, outcome: StoreOutcome, log: FastifyBaseLogger): Promise<boolean> {
+    const { counters, hashId } = this.#parts
+    if (outcome === GONE) {
+      counters.revivalsPrevented++
+      log.warn({ session: hashId(write.id) }, 'fastify-msm: session destroyed or regenerated by a concurrent request; this request\'s changes were not written')
+      return false
+    }
+    if (outcome !== null) {
+      counters.saveFailures++
+      log.error({ session: hashId(write.id), err: outcome }, 'fastify-msm: could not save the session')
+      return false
+    }
+    for (const cleanup of write.afterSave) await cleanup()
+    debug(log, hashId, write.id, 'fastify-msm: session saved')
+    counters.saved++
+    if (write.isNew) counters.created++
+    if (write.regenerated) counters.regenerated++
+    if (write.refresh) counters.refreshed++
+    return true
+  }
+
+  /** The stored value, refused with FST_MSM_SESSION_TOO_LARGE above maxSessionSize. */
+  #encode (state: SessionState, id: string, attributesBytes: Buffer, now: number): string {
+    const { codec, timings, counters, config } = this.#parts
+    const started = timings.start()
+    const value = codec.encodeValue({
+      id,
+      createdAt: state.createdAt,
+      lastAccessedAt: now,
+      maxInactiveInterval: config.maxInactiveInterval
+    }, attributesBytes)
+    timings.since('serialize', started)
+    if (value.length > config.maxSessionSize) {
+      counters.oversized++
+      state.sendCookie = false
+      throw new FST_MSM_SESSION_TOO_LARGE(value.length, config.maxSessionSize)
+    }
+    timings.size(value.length)
+    return value
+  }
+
+  /**
+   * Touches both copies; a copy the touch finds missing is written again (see
+   * CopyRepair). Resolves false when the primary failed.
+   */
+  async #touch (state: SessionState, id: string, nodeId: string, log: FastifyBaseLogger): Promise<boolean> {
+    const { store, expiry, timings, counters, hashId } = this.#parts
+    let touched: TouchResult
+    try {
+      const started = timings.start()
+      touched = await store.touch(id, nodeId, expiry.lifetime)
+      timings.since('touch', started)
+      counters.touched++
+    } catch (error) {
+      counters.touchFailures++
+      log.warn({ session: hashId(id), err: error }, 'fastify-msm: could not extend the session lifetime')
+      return false
+    }
+    await this.#copies.restore(id, nodeId, touched, () => this.#encode(state, id, this.#currentBytes(state), state.lastAccessedAt), log)
+    return true
+  }
+
+  /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */
+  storeFailed (): void {
+    if (this.#parts.config.storeFailurePolicy === 'fail') throw new FST_MSM_STORE_UNAVAILABLE()
+  }
+}
+
+/** Routine traffic is logged at debug level, and only hashed when that level is on. */
+export function debug (log: FastifyBaseLogger, hashId: (id: string) => string, id: string, message: string): void {
+  const withLevel = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }
+  if (withLevel.isLevelEnabled?.('debug') === true) log.debug({ session: hashId(id) }, message)
+}

@@ -1,0 +1,128 @@
+import type { FastifyRequest } from 'fastify'
+import type { MsmCounters } from '../types/index.js'
+import type { NodeRing } from '../cluster/node-ring.js'
+import type { SessionStore } from '../store/session-store.js'
+import { movedSessionId, type ParsedSessionId } from '../ids/session-id.js'
+import type { SessionState } from '../session/session.js'
+import type { Expiry } from '../session/expiry.js'
+import type { LocalRecord, StickyStrategy } from '../session/sticky-strategy.js'
+import type { LocalEntry, LocalSessions } from './local-sessions.js'
+
+export interface StickyParts {
+  local: LocalSessions
+  ring: NodeRing
+  store: SessionStore
+  /** This instance's route, the suffix of the ids it issues; null without one. */
+  route: string | null
+  expiry: Expiry
+  counters: MsmCounters
+  /** Deletes a session's stored copies (SessionHost.remove). */
+  remove: (id: string, nodeId: string) => Promise<void>
+  hashId: (id: string) => string
+}
+
+/**
+ * Sticky mode: the sessions of this instance live in the process (like a
+ * servlet container's) and memcached holds their backup. A request for a
+ * session the process holds costs no memcached operation.
+ */
+export class StickySessions implements StickyStrategy {
+  readonly #parts: StickyParts
+
+  constructor (parts: StickyParts) {
+    this.#parts = parts
+  }
+
+  async open (state: SessionState, parsed: ParsedSessionId): Promise<boolean> {
+    const { local, expiry, counters } = this.#parts
+    const entry = local.get(parsed.id)
+    if (entry === undefined) return false
+    const now = Date.now()
+    if (expiry.isIdle(entry.accessedAt, now) || expiry.isPastMaxAge(entry.createdAt, now)) {
+      counters.expired++
+      await this.#parts.remove(parsed.id, entry.nodeId)
+      counters.requestsWithoutSession++
+      return true
+    }
+    state.id = parsed.id
+    state.localId = parsed.id
+    state.nodeId = entry.nodeId
+    state.isNew = false
+    state.attributes = entry.attributes
+    state.createdAt = entry.createdAt
+    state.lastAccessedAt = entry.storedAt
+    state.loadedBytes = entry.storedBytes
+    entry.accessedAt = now
+    counters.localHits++
+    counters.requestsWithSession++
+    this.#moveOffUnfitNode(state)
+    return true
+  }
+
+  /**
+   * A session created by another instance (another route) means that
+   * instance is gone: this one takes it over under its own route. And it
+   * leaves a down or failover node.
+   */
+  claim (state: SessionState, parsed: ParsedSessionId, request: FastifyRequest): void {
+    const { route, store, counters, hashId } = this.#parts
+    if (parsed.route !== route) {
+      const old = { id: state.id as string, nodeId: state.nodeId as string }
+      state.id = movedSessionId(old.id, old.nodeId, route)
+      state.forceWrite = true
+      state.sendCookie = true
+      state.afterSave.push(() => store.delete(old.id, old.nodeId).catch(() => {}))
+      counters.takeovers++
+      request.log.warn({ session: hashId(state.id), from: hashId(old.id), fromRoute: parsed.route }, 'fastify-msm: took over a session of another instance')
+    }
+    this.#moveOffUnfitNode(state)
+  }
+
+  keep (state: SessionState, storedBytes: () => Buffer, now: number): LocalRecord {
+    const { local } = this.#parts
+    const id = state.id as string
+    if (state.localId !== null && state.localId !== id) local.delete(state.localId)
+    const existing = state.localId === id ? local.get(id) : undefined
+    const entry: LocalEntry = existing ?? {
+      nodeId: state.nodeId as string,
+      attributes: state.attributes,
+      createdAt: state.createdAt,
+      accessedAt: now,
+      storedBytes: storedBytes(),
+      storedAt: state.lastAccessedAt,
+      extendedAt: state.lastAccessedAt
+    }
+    entry.attributes = state.attributes
+    entry.accessedAt = now
+    local.set(id, entry)
+    state.localId = id
+    return entry
+  }
+
+  forget (id: string): void {
+    this.#parts.local.delete(id)
+  }
+
+  /**
+   * A session whose node is down moves to its relocation target; one on a
+   * failover node moves to a regular node once one is up. The id keeps its
+   * random part's lineage and the route, and the cookie is sent again.
+   */
+  #moveOffUnfitNode (state: SessionState): void {
+    const { ring, route, counters } = this.#parts
+    const nodeId = state.nodeId as string
+    let target: { id: string } | undefined
+    if (!ring.isAvailable(nodeId)) {
+      target = ring.relocationTarget(nodeId)
+    } else if (ring.isFailoverNode(nodeId)) {
+      const regular = ring.pickPrimary()
+      if (regular !== undefined && !ring.isFailoverNode(regular.id)) target = regular
+    }
+    if (target === undefined) return
+    state.id = movedSessionId(state.id as string, target.id, route)
+    state.nodeId = target.id
+    state.forceWrite = true
+    state.sendCookie = true
+    counters.relocated++
+  }
+}
