@@ -9,6 +9,7 @@ import { SerializerSessionCodec } from './serialization/serializer-codec.js'
 import { SchemaRegistry } from './store/schema-registry.js'
 import { NodeRing } from './cluster/node-ring.js'
 import { kTransport, type TransportFactory } from './memcached/transport.js'
+import { KeyScheme } from './memcached/keys.js'
 import { SessionStore } from './store/session-store.js'
 import { newSessionId, SessionManager } from './session/session-manager.js'
 import { SessionCookie } from './session/cookie.js'
@@ -64,10 +65,11 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   const codec = config.serializer === null ? new AvroSessionCodec(config.schema) : new SerializerSessionCodec(config.serializer)
   if (codec instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, codec, counters, fastify.log, config.nodeRetryInterval)
   const timings = new Timings(config.stats)
-  const store = new SessionStore(ring, config.prefix, counters, codec, registry, timings)
+  const keys = new KeyScheme(config.prefix)
+  const store = new SessionStore(ring, keys, counters, codec, registry, timings)
   // @fastify/cookie adds signCookie only when it was given a secret
   const signing = fastify.hasDecorator('signCookie')
-  const locks = new SessionLocks(ring, store.keys, {
+  const locks = new SessionLocks(ring, keys, {
     expiration: config.lockExpiration,
     timeout: config.lockTimeout,
     retryMin: config.lockRetryMin,

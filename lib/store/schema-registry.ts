@@ -6,6 +6,7 @@ import { schemaKey } from '../memcached/keys.js'
 import { buildWriterType, canonicalForm } from '../serialization/avro-types.js'
 import { crc64Avro } from '../serialization/crc64-avro.js'
 import type { AvroSessionCodec } from '../serialization/session-codec.js'
+import type { DecodeResult } from '../serialization/codec-format.js'
 import type { MsmCounters } from '../types/index.js'
 
 /** Published schemas are checked this many nodeRetryIntervals apart (60 s by default), and re-published where a node lost them. */
@@ -57,6 +58,16 @@ export class SchemaRegistry {
   }
 
   /** The writer type of `fingerprintHex`, or null when no node has it. */
+  /**
+   * Decodes a value written with another Avro schema: the writer schema is
+   * fetched (once) and the value resolved with Avro's rules.
+   */
+  async decodeWithWriter (fingerprintHex: string, bytes: Buffer): Promise<DecodeResult> {
+    const writer = await this.writerType(fingerprintHex)
+    if (writer === null) return { ok: false, reason: `writer schema ${fingerprintHex} is not known and not published on any node` }
+    return this.codec.decodeWithWriter(bytes, writer)
+  }
+
   async writerType (fingerprintHex: string): Promise<avro.Type | null> {
     const known = this.#known.get(fingerprintHex)
     if (known !== undefined) return known

@@ -1,8 +1,7 @@
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
-import { KeyScheme, memcachedLifetime } from '../memcached/keys.js'
+import { type KeyScheme, memcachedLifetime } from '../memcached/keys.js'
 import type { DecodedSession, SessionCodec } from '../serialization/codec-format.js'
-import { AvroSessionCodec } from '../serialization/session-codec.js'
 import type { SchemaRegistry } from './schema-registry.js'
 import type { Timings } from '../stats/timings.js'
 import type { MsmCounters } from '../types/index.js'
@@ -47,18 +46,14 @@ export interface TouchResult {
  * Knows keys, lifetimes and the value format; knows nothing about HTTP.
  */
 export class SessionStore {
-  readonly keys: KeyScheme
-
   constructor (
-    readonly ring: NodeRing,
-    prefix: string,
+    private readonly ring: NodeRing,
+    private readonly keys: KeyScheme,
     private readonly counters: MsmCounters,
-    readonly codec: SessionCodec,
+    private readonly codec: SessionCodec,
     private readonly registry: SchemaRegistry | null,
     private readonly timings: Timings
-  ) {
-    this.keys = new KeyScheme(prefix)
-  }
+  ) {}
 
   /** Reads the session from its primary node. */
   async readPrimary (sessionId: string, nodeId: string): Promise<ReadResult> {
@@ -111,12 +106,9 @@ export class SessionStore {
     let decoded = this.codec.decodeValue(raw)
     this.timings.since('deserialize', started)
     if (decoded.ok === 'unknown-schema') {
-      const writer = this.registry === null ? null : await this.registry.writerType(decoded.fingerprint)
-      if (writer === null) {
-        this.counters.schemaFailures++
-        return { ok: false, reason: `writer schema ${decoded.fingerprint} is not known and not published on any node` }
-      }
-      decoded = (this.codec as AvroSessionCodec).decodeWithWriter(decoded.bytes, writer)
+      decoded = this.registry === null
+        ? { ok: false, reason: `writer schema ${decoded.fingerprint} is not known` }
+        : await this.registry.decodeWithWriter(decoded.fingerprint, decoded.bytes)
       if (decoded.ok === true) this.counters.schemaResolved++
       else this.counters.schemaFailures++
     }

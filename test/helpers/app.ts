@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
+import { setTimeout as sleep } from 'node:timers/promises'
 import msm, { type MsmOptions } from '../../lib/index.js'
 
 export interface TestAppOptions {
@@ -76,6 +77,59 @@ export async function buildApp (options: TestAppOptions): Promise<FastifyInstanc
   return app
 }
 
+/**
+ * Where a test app keeps its sessions: a cluster's node list, and on an
+ * in-memory cluster (MemoryCluster) the seam its node clients talk through.
+ */
+export interface SessionNodes {
+  spec: string
+  seam?: object
+}
+
+/** The plugin's options for `cluster`: its nodes (and seam), then `options`. */
+export function msmOptions (cluster: SessionNodes, options: Partial<MsmOptions> = {}): MsmOptions {
+  return { nodes: cluster.spec, ...cluster.seam, ...options }
+}
+
+export interface StartAppExtra extends Partial<Omit<TestAppOptions, 'msm'>> {
+  /** Builds the app instead of buildApp (a file with routes of its own). */
+  build?: (options: TestAppOptions) => Promise<FastifyInstance>
+}
+
+export interface StartedApp {
+  app: FastifyInstance
+  base: string
+  port: number
+  client: CookieClient
+}
+
+/**
+ * Builds a test app on `cluster`, adds it to `apps` (closed by the fixtures
+ * after the test or file), listens, and gives it a cookie client.
+ */
+export async function startApp (cluster: SessionNodes, apps: FastifyInstance[], options: Partial<MsmOptions> = {}, extra: StartAppExtra = {}): Promise<StartedApp> {
+  const { build = buildApp, ...rest } = extra
+  const app = await build({ ...rest, msm: msmOptions(cluster, options) })
+  apps.push(app)
+  const base = await listen(app)
+  return { app, base, port: Number(new URL(base).port), client: new CookieClient(base) }
+}
+
+/**
+ * Starts a cluster of `nodes` (startCluster or startMemoryCluster) and an app
+ * on it; both are stopped after the test by usePerTestCleanup's afterEach.
+ */
+export async function clusterWithApp<C extends SessionNodes & { stop: () => Promise<void> }> (
+  resources: { clusters: Array<{ stop: () => Promise<void> }>, apps: FastifyInstance[] },
+  startNodes: (count: number) => Promise<C>,
+  nodes: number,
+  options: Partial<MsmOptions> = {}
+): Promise<StartedApp & { cluster: C }> {
+  const cluster = await startNodes(nodes)
+  resources.clusters.push(cluster)
+  return { cluster, ...await startApp(cluster, resources.apps, options) }
+}
+
 /** Listens on a free loopback port and returns the base URL. */
 export async function listen (app: FastifyInstance): Promise<string> {
   return app.listen({ port: 0, host: '127.0.0.1' })
@@ -119,4 +173,42 @@ export class CookieClient {
   post (path: string, body: unknown = {}): Promise<{ status: number, body: any, headers: Headers }> {
     return this.request(path, { method: 'POST', body: JSON.stringify(body) })
   }
+}
+
+/** The session cookie the client holds: the session id (signed, when the app has a secret). */
+export function idOf (client: CookieClient): string {
+  return client.cookies.get('sessionId') as string
+}
+
+/** The primary node a session id names: `abc-n1.app1` → `n1`. */
+export function nodeOf (id: string): string {
+  return (id.split('-')[1] as string).split('.')[0] as string
+}
+
+/** A new client whose session's primary is `nodeId` and whose counter is 1. */
+export async function sessionOn (base: string, nodeId: string): Promise<CookieClient> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const client = new CookieClient(base)
+    await client.get('/count')
+    if (nodeOf(idOf(client)) === nodeId) return client
+  }
+  throw new Error(`no session landed on ${nodeId}`)
+}
+
+export async function waitFor (condition: () => boolean | Promise<boolean>, what: string, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs
+  while (!await condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+/** 'up' or 'down', as the app sees the node. */
+export function nodeState (app: FastifyInstance, nodeId: string): string | undefined {
+  return app.msm.stats().nodes.find((node) => node.id === nodeId)?.state
+}
+
+/** Until the app's backup queue (sticky mode, backupAsync) is written. */
+export async function drained (app: FastifyInstance): Promise<void> {
+  await waitFor(() => app.msm.stats().backupQueue === 0, 'the backup queue to drain')
 }

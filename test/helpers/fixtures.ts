@@ -2,15 +2,18 @@ import { after, afterEach, before } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { type MemcachedCluster, startCluster } from './memcached.js'
 
+interface Stoppable { stop: () => Promise<void> }
+
 /**
- * One memcached cluster for a whole test file: started before the first test,
- * stopped (with every app in the returned list closed) after the last.
+ * One cluster for a whole test file: started before the first test, stopped
+ * (with every app in the returned list closed) after the last. Real memcached
+ * processes unless `start` says otherwise (startMemoryCluster).
  */
-export function useSharedCluster (nodes: number, started: (cluster: MemcachedCluster) => void): FastifyInstance[] {
+export function useSharedCluster<C extends Stoppable = MemcachedCluster> (nodes: number, started: (cluster: C) => void, start?: (count: number) => Promise<C>): FastifyInstance[] {
   const apps: FastifyInstance[] = []
-  let cluster: MemcachedCluster | undefined
+  let cluster: C | undefined
   before(async () => {
-    cluster = await startCluster(nodes)
+    cluster = await (start ?? startCluster as unknown as (count: number) => Promise<C>)(nodes)
     started(cluster)
   })
   after(async () => {
@@ -21,8 +24,8 @@ export function useSharedCluster (nodes: number, started: (cluster: MemcachedClu
 }
 
 /** Clusters and apps that each test creates for itself, all stopped after it, even when it fails. */
-export function usePerTestCleanup (): { clusters: MemcachedCluster[], apps: FastifyInstance[] } {
-  const resources = { clusters: [] as MemcachedCluster[], apps: [] as FastifyInstance[] }
+export function usePerTestCleanup (): { clusters: Stoppable[], apps: FastifyInstance[] } {
+  const resources = { clusters: [] as Stoppable[], apps: [] as FastifyInstance[] }
   afterEach(async () => {
     await Promise.all(resources.apps.splice(0).map((app) => app.close()))
     await Promise.all(resources.clusters.splice(0).map((cluster) => cluster.stop()))

@@ -31,11 +31,40 @@ async function freePort (): Promise<number> {
   return address.port
 }
 
-export class MemcachedNode {
-  #child: ChildProcess | null = null
+/** restart(), stop() and stopped, over a node's own start() and kill(); MemcachedNode and MemoryNode. */
+export abstract class NodeLifecycle {
   #stopped = false
 
-  constructor (readonly id: string, readonly port: number) {}
+  abstract start (): Promise<void>
+  abstract kill (): Promise<void>
+
+  /** Kills the node and starts it again, empty. */
+  async restart (): Promise<void> {
+    await this.kill()
+    await this.start()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    await this.kill()
+  }
+
+  get stopped (): boolean {
+    return this.#stopped
+  }
+
+  /** For start(): a stopped node that starts again counts as running. */
+  protected started (): void {
+    this.#stopped = false
+  }
+}
+
+export class MemcachedNode extends NodeLifecycle {
+  #child: ChildProcess | null = null
+
+  constructor (readonly id: string, readonly port: number) {
+    super()
+  }
 
   get host (): string {
     return HOST
@@ -56,7 +85,7 @@ export class MemcachedNode {
     running.add(child)
     child.once('exit', () => running.delete(child))
     this.#child = child
-    this.#stopped = false
+    this.started()
     await this.#waitUntilAnswering()
   }
 
@@ -98,21 +127,6 @@ export class MemcachedNode {
     child.kill('SIGCONT')
     child.kill('SIGKILL')
     await exited
-  }
-
-  /** Kills the process and starts an empty one on the same port. */
-  async restart (): Promise<void> {
-    await this.kill()
-    await this.start()
-  }
-
-  async stop (): Promise<void> {
-    this.#stopped = true
-    await this.kill()
-  }
-
-  get stopped (): boolean {
-    return this.#stopped
   }
 
   /** One raw text-protocol exchange; resolves with everything up to `end`. */
@@ -162,15 +176,28 @@ export class MemcachedNode {
   }
 }
 
-export class MemcachedCluster {
-  constructor (readonly nodes: MemcachedNode[]) {}
+/** What a cluster needs of its nodes, real processes or in-memory servers. */
+export interface ClusterNode {
+  readonly id: string
+  readonly spec: string
+  readonly stopped: boolean
+  stats: () => Promise<Record<string, number>>
+  stop: () => Promise<void>
+}
 
-  /** `'n1:127.0.0.1:p1 n2:127.0.0.1:p2 ...'` */
+/** The operation counts that operations() sums over the nodes. */
+export interface ClusterOperations { get: number, set: number, touch: number, delete: number, flush: number }
+
+/** Nodes n1..nN with memcached's own counters; MemcachedCluster and the in-memory MemoryCluster. */
+export class Cluster<Node extends ClusterNode> {
+  constructor (readonly nodes: Node[]) {}
+
+  /** `'n1:host1:p1 n2:host2:p2 ...'` */
   get spec (): string {
     return this.nodes.map((node) => node.spec).join(' ')
   }
 
-  node (id: string): MemcachedNode {
+  node (id: string): Node {
     const node = this.nodes.find((candidate) => candidate.id === id)
     if (node === undefined) throw new Error(`no node ${id}`)
     return node
@@ -186,7 +213,7 @@ export class MemcachedCluster {
   }
 
   /** cmd_get, cmd_set, cmd_touch and delete_hits + delete_misses, summed over the nodes. */
-  async operations (): Promise<{ get: number, set: number, touch: number, delete: number, flush: number }> {
+  async operations (): Promise<ClusterOperations> {
     const result = { get: 0, set: 0, touch: 0, delete: 0, flush: 0 }
     for (const node of this.nodes) {
       if (node.stopped) continue
@@ -202,6 +229,30 @@ export class MemcachedCluster {
 
   async stop (): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.stop()))
+  }
+}
+
+/** What `action` cost, in memcached's own counters summed over the running nodes. */
+export async function operationsDuring<T> (cluster: Cluster<ClusterNode>, action: () => Promise<T>): Promise<{ result: T, ops: ClusterOperations }> {
+  const before = await cluster.operations()
+  const result = await action()
+  const after = await cluster.operations()
+  return {
+    result,
+    ops: {
+      get: after.get - before.get,
+      set: after.set - before.set,
+      touch: after.touch - before.touch,
+      delete: after.delete - before.delete,
+      flush: after.flush - before.flush
+    }
+  }
+}
+
+export class MemcachedCluster extends Cluster<MemcachedNode> {
+  /** Nothing to add to the plugin's options: its nodes talk to these processes over TCP (see MemoryCluster.seam). */
+  get seam (): object {
+    return {}
   }
 }
 

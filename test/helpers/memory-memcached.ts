@@ -7,7 +7,8 @@
 // command fails), hang() (SIGSTOP: no answer until resume()), restart() (empty).
 // test/integration/memory-memcached.contract.test.ts runs the same cases on it
 // and on a real memcached, so that the two cannot drift apart.
-import type { Done, MemcachedTransport } from '../../lib/memcached/transport.js'
+import { type Done, kTransport, type MemcachedTransport, type TransportFactory } from '../../lib/memcached/transport.js'
+import { Cluster, NodeLifecycle } from './memcached.js'
 
 /** memcached reads a relative lifetime above 30 days as a unix timestamp. */
 const MAX_RELATIVE_LIFETIME = 60 * 60 * 24 * 30
@@ -141,4 +142,150 @@ export class MemoryMemcached {
     else this.#counts.delete_misses++
     return existed
   }
+}
+
+/** How long a raw command of a test waits for an answer, as MemcachedNode.command does. */
+const RAW_TIMEOUT_MS = 2000
+
+/**
+ * One in-memory server with the API of MemcachedNode (test/helpers/memcached.ts),
+ * so that a test runs the same on either: its faults are the process faults
+ * (kill, suspend/SIGSTOP, signal('SIGCONT'), restart, start), and its raw
+ * get/set/stats go through a transport of their own, so that they count in
+ * memcached's stats and fail on a dead node as the raw commands do.
+ */
+export class MemoryNode extends NodeLifecycle {
+  readonly server = new MemoryMemcached()
+  #state: 'up' | 'killed' | 'hung' = 'up'
+  /** Raw commands sent while hung: sent once resumed. */
+  #waiting: Array<() => void> = []
+
+  constructor (readonly id: string, readonly port: number) {
+    super()
+  }
+
+  get host (): string {
+    return 'memory'
+  }
+
+  get spec (): string {
+    return `${this.id}:${this.host}:${this.port}`
+  }
+
+  /** Like starting the process again: up and empty. */
+  async start (): Promise<void> {
+    this.server.restart()
+    this.#state = 'up'
+    this.started()
+  }
+
+  /** SIGKILL, SIGSTOP and SIGCONT, as on the process. */
+  signal (signal: NodeJS.Signals): void {
+    if (signal === 'SIGSTOP' && this.#state === 'up') {
+      this.server.hang()
+      this.#state = 'hung'
+    } else if (signal === 'SIGCONT' && this.#state === 'hung') {
+      this.server.resume()
+      this.#state = 'up'
+      for (const send of this.#waiting.splice(0)) send()
+    } else if (signal === 'SIGKILL' || signal === 'SIGTERM') {
+      this.server.kill()
+      this.#state = 'killed'
+      this.#waiting = []
+    }
+  }
+
+  /** A hung node: commands wait, unanswered, until signal('SIGCONT'). */
+  async suspend (): Promise<void> {
+    if (this.#state === 'killed') throw new Error('not running')
+    this.signal('SIGSTOP')
+  }
+
+  async kill (): Promise<void> {
+    this.signal('SIGKILL')
+  }
+
+  /** memcached's own counters; fails on a killed node and times out on a hung one, like `stats` over TCP. */
+  async stats (): Promise<Record<string, number>> {
+    await this.#raw<undefined>((_transport, done) => done(undefined))
+    return { ...this.server.stats() }
+  }
+
+  /** The stored text of `key`, or undefined on a miss (a counted get, as over TCP). */
+  async get (key: string): Promise<string | undefined> {
+    return await this.#raw<unknown>((transport, done) => transport.get(key, done)) as string | undefined
+  }
+
+  async set (key: string, value: string, lifetime = 0): Promise<void> {
+    const stored = await this.#raw<boolean>((transport, done) => transport.set(key, value, lifetime, done))
+    if (stored !== true) throw new Error('raw set failed: NOT_STORED')
+  }
+
+  /** The raw text-protocol commands the tests send: `delete <key>` and `version`. */
+  async command (text: string, _end?: RegExp): Promise<string> {
+    const remove = /^delete (\S+)\r\n$/.exec(text)
+    if (remove !== null) {
+      const deleted = await this.#raw<boolean>((transport, done) => transport.delete(remove[1] as string, done))
+      return deleted === true ? 'DELETED\r\n' : 'NOT_FOUND\r\n'
+    }
+    if (text === 'version\r\n') {
+      await this.#raw<undefined>((_transport, done) => done(undefined))
+      return 'VERSION memory\r\n'
+    }
+    throw new Error(`the in-memory node does not speak ${JSON.stringify(text.slice(0, 20))}`)
+  }
+
+  /** One exchange on a connection of its own: refused while killed, unanswered while hung (up to RAW_TIMEOUT_MS). */
+  #raw<T> (send: (transport: MemcachedTransport, done: Done<T>) => void): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      if (this.#state === 'killed') {
+        reject(new Error(`connect ECONNREFUSED ${this.host}:${this.port}`))
+        return
+      }
+      const transport = this.server.transport()
+      const timer = setTimeout(() => { transport.end(); reject(new Error('raw memcached command timed out')) }, RAW_TIMEOUT_MS)
+      const finish: Done<T> = (error, result) => {
+        clearTimeout(timer)
+        transport.end()
+        if (error !== undefined && error !== null) reject(error)
+        else resolve(result)
+      }
+      if (this.#state === 'hung') this.#waiting.push(() => send(transport, finish))
+      else send(transport, finish)
+    })
+  }
+}
+
+/**
+ * Options to spread into the plugin's: `{ nodes: cluster.spec, ...cluster.seam }`.
+ * Empty for real processes (MemcachedCluster.seam); on a MemoryCluster every
+ * node client of the plugin talks to the in-memory server of its address.
+ */
+export interface Seam { [kTransport]?: TransportFactory }
+
+/**
+ * MemcachedCluster's API on in-memory servers: a test switches between the
+ * two by the function that starts its cluster (startCluster or
+ * startMemoryCluster), and spreads `cluster.seam` into the plugin's options.
+ */
+export class MemoryCluster extends Cluster<MemoryNode> {
+  get seam (): Seam {
+    const factory: TransportFactory = (spec) => {
+      const node = this.nodes.find((candidate) => candidate.host === spec.host && candidate.port === spec.port)
+      return node === undefined ? unreachable() : node.server.transport()
+    }
+    return { [kTransport]: factory }
+  }
+}
+
+/** A transport to an address where no server listens: every command is refused. */
+function unreachable (): MemcachedTransport {
+  const nobody = new MemoryMemcached()
+  nobody.kill()
+  return nobody.transport()
+}
+
+/** Starts `count` in-memory nodes with ids n1..nN at addresses memory:1..memory:N. */
+export async function startMemoryCluster (count: number): Promise<MemoryCluster> {
+  return new MemoryCluster(Array.from({ length: count }, (_, index) => new MemoryNode(`n${index + 1}`, index + 1)))
 }

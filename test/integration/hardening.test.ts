@@ -3,23 +3,14 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { FastifyInstance } from 'fastify'
-import type { MsmOptions } from '../../lib/index.js'
 import type { MemcachedCluster } from '../helpers/memcached.js'
 import { useSharedCluster } from '../helpers/fixtures.js'
-import { buildApp, CookieClient, listen } from '../helpers/app.js'
+import { buildApp, CookieClient, idOf, listen, msmOptions, startApp } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 
 const SECRET = 'a fuzzing secret that is long enough!!'
 let cluster: MemcachedCluster
 const apps = useSharedCluster(2, (started) => { cluster = started })
-
-async function startApp (options: Partial<MsmOptions> = {}, secret?: string | string[]): Promise<{ app: FastifyInstance, base: string, port: number }> {
-  const app = await buildApp({ msm: { nodes: cluster.spec, ...options }, ...(secret === undefined ? {} : { secret }) })
-  apps.push(app)
-  const base = await listen(app)
-  return { app, base, port: Number(new URL(base).port) }
-}
 
 /** One raw HTTP/1.1 request with arbitrary header bytes; resolves with the status code (0 if the server closed without answering). */
 function rawRequest (port: number, head: Buffer): Promise<number> {
@@ -81,14 +72,14 @@ function * fuzzCookies (validSigned: string, oldSigned: string): Generator<[stri
 describe('hostile input', () => {
   test('10,000+ generated cookies over real HTTP: no crash, no 5xx, no memcached command, canary intact', async (t) => {
     // The signing secret makes every one of these values invalid; a rotated-out secret signs "oldSigned"
-    const { app, port, base } = await startApp({}, [SECRET])
+    const { app, port, base } = await startApp(cluster, apps, {}, { secret: [SECRET] })
     const client = new CookieClient(base)
     await client.get('/count')
-    const validSigned = decodeURIComponent(client.cookies.get('sessionId') as string)
-    const other = await startApp({}, ['a secret that nobody knows anymore!!'])
+    const validSigned = decodeURIComponent(idOf(client))
+    const other = await startApp(cluster, apps, {}, { secret: ['a secret that nobody knows anymore!!'] })
     const otherClient = new CookieClient(other.base)
     await otherClient.get('/count')
-    const oldSigned = decodeURIComponent(otherClient.cookies.get('sessionId') as string)
+    const oldSigned = decodeURIComponent(idOf(otherClient))
     await cluster.node('n1').set('canary', 'alive')
     await cluster.node('n2').set('canary', 'alive')
     const before = await cluster.operations()
@@ -122,11 +113,11 @@ describe('hostile input', () => {
 
   test('stored-data fuzzing: truncated, random, wrong-header, wrong-fingerprint and huge values are "no session"', async () => {
     const logs: string[] = []
-    const app = await buildApp({ msm: { nodes: cluster.spec }, logger: { level: 'warn', stream: { write: (line: string) => { logs.push(line) } } } })
+    const app = await buildApp({ msm: msmOptions(cluster), logger: { level: 'warn', stream: { write: (line: string) => { logs.push(line) } } } })
     apps.push(app)
     const client = new CookieClient(await listen(app))
     await client.get('/count')
-    const id = client.cookies.get('sessionId') as string
+    const id = idOf(client)
     const node = cluster.node(id.split('-')[1] as string)
     const good = Buffer.from(await node.get(id) as string, 'base64')
     const values: string[] = [
@@ -154,7 +145,7 @@ describe('hostile input', () => {
   })
 
   test('limits: many keys, deep nesting and long strings give coded errors; the stored session and the node stay intact', async () => {
-    const { app, base } = await startApp({ maxSessionSize: 64 * 1024 })
+    const { app, base } = await startApp(cluster, apps, { maxSessionSize: 64 * 1024 })
     const client = new CookieClient(base)
     await client.get('/count')
     const cases: Array<[unknown, string]> = [
@@ -175,7 +166,7 @@ describe('hostile input', () => {
 
 describe('security defaults', () => {
   test('maxAge ends a session that long after its creation, however active', async () => {
-    const { app, base } = await startApp({ maxAge: 2, touchInterval: 1, maxInactiveInterval: 60 })
+    const { app, base } = await startApp(cluster, apps, { maxAge: 2, touchInterval: 1, maxInactiveInterval: 60 })
     const client = new CookieClient(base)
     await client.get('/count')
     for (let i = 0; i < 3; i++) {
@@ -188,10 +179,10 @@ describe('security defaults', () => {
   })
 
   test('a destroyed session is not revived by a concurrent request that is still in flight', async () => {
-    const { app, base } = await startApp()
+    const { app, base } = await startApp(cluster, apps)
     const client = new CookieClient(base)
     await client.get('/count')
-    const id = client.cookies.get('sessionId') as string
+    const id = idOf(client)
     const cookie = client.cookieHeader
     const inFlight = client.request('/slow?ms=400', { headers: { cookie } }) // read n, sleep, write n + 1
     await sleep(100)
@@ -206,10 +197,10 @@ describe('security defaults', () => {
   })
 
   test('regenerate() at login: a request in flight with the old id cannot bring it back', async () => {
-    const { base } = await startApp()
+    const { base } = await startApp(cluster, apps)
     const client = new CookieClient(base)
     await client.get('/count')
-    const oldId = client.cookies.get('sessionId') as string
+    const oldId = idOf(client)
     const oldCookie = client.cookieHeader
     const inFlight = client.request('/slow?ms=400', { headers: { cookie: oldCookie } })
     await sleep(100)
@@ -220,7 +211,7 @@ describe('security defaults', () => {
   })
 
   test('cookies are HttpOnly and SameSite=Lax by default, Secure on HTTPS', async () => {
-    const { app } = await startApp()
+    const { app } = await startApp(cluster, apps)
     const plain = await app.inject({ url: '/count' })
     assert.match(String(plain.headers['set-cookie']), /; HttpOnly; SameSite=Lax$/)
   })

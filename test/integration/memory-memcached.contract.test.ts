@@ -20,6 +20,8 @@ interface Server {
   start: () => Promise<void>
   hang: () => Promise<void>
   resume: () => Promise<void>
+  /** memcached's `stats` counters. */
+  stats: () => Promise<Record<string, number>>
 }
 
 const cleanups: Array<() => Promise<void> | void> = []
@@ -39,7 +41,8 @@ async function realServer (): Promise<Server> {
     kill: () => node.kill(),
     start: () => node.start(),
     hang: () => node.suspend(),
-    resume: async () => { node.signal('SIGCONT') }
+    resume: async () => { node.signal('SIGCONT') },
+    stats: () => node.stats()
   }
 }
 
@@ -50,7 +53,8 @@ async function memoryServer (): Promise<Server> {
     kill: async () => { server.kill() },
     start: async () => { server.restart() },
     hang: async () => { server.hang() },
-    resume: async () => { server.resume() }
+    resume: async () => { server.resume() },
+    stats: async () => server.stats()
   }
 }
 
@@ -78,6 +82,43 @@ for (const [kind, makeServer] of [['real memcached', realServer], ['in-memory me
       assert.equal(await node.delete(k), true)
       assert.equal(await node.get(k), undefined)
       assert.equal(node.isUp, true)
+    })
+
+    test('stats count as memcached does: add and replace in cmd_set, stored or not; hits and misses of get, touch and delete', async () => {
+      const server = await makeServer()
+      const node = server.client()
+      const [k, missing] = [key(), key()]
+      const names = ['cmd_get', 'cmd_set', 'cmd_touch', 'get_hits', 'get_misses', 'touch_hits', 'touch_misses', 'delete_hits', 'delete_misses', 'curr_items']
+      const read = async (): Promise<Record<string, number>> => {
+        const stats = await server.stats()
+        return Object.fromEntries(names.map((name) => [name, stats[name] ?? 0]))
+      }
+      const before = await read()
+      await node.set(k, 'v', 60)
+      await node.add(k, 'w', 60) // NOT_STORED
+      await node.add(missing, 'w', 60)
+      await node.replace(k, 'x', 60)
+      await node.replace(key(), 'x', 60) // NOT_STORED
+      await node.get(k)
+      await node.get(key())
+      await node.touch(k, 60)
+      await node.touch(key(), 60)
+      await node.delete(missing)
+      await node.delete(key())
+      const after = await read()
+      const delta = Object.fromEntries(names.map((name) => [name, (after[name] as number) - (before[name] as number)]))
+      assert.deepEqual(delta, {
+        cmd_get: 2,
+        cmd_set: 5,
+        cmd_touch: 2,
+        get_hits: 1,
+        get_misses: 1,
+        touch_hits: 1,
+        touch_misses: 1,
+        delete_hits: 1,
+        delete_misses: 1,
+        curr_items: 1
+      })
     })
 
     test('expiry in whole seconds, negative lifetimes, and lifetimes over 30 days as unix times', async () => {

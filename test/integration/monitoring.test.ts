@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
-import { buildApp, CookieClient, listen } from '../helpers/app.js'
+import { buildApp, CookieClient, idOf, listen } from '../helpers/app.js'
 
 const { clusters, apps } = usePerTestCleanup()
 
@@ -90,7 +90,7 @@ test('a relocation is counted, in stats and metrics', async () => {
   for (let i = 0; i < 60; i++) {
     client.cookies.clear()
     await client.get('/count')
-    if ((client.cookies.get('sessionId') as string).endsWith('-n1')) break
+    if (idOf(client).endsWith('-n1')) break
   }
   await cluster.node('n1').kill()
   await client.get('/count')
@@ -175,11 +175,11 @@ test('logs never contain a raw session id, at any level, in any scenario', async
   await new Promise((resolve) => setTimeout(resolve, 50))
   assert.equal((await client.get('/count')).status, 503, 'a lock timeout is logged too')
   await slow
-  const id = client.cookies.get('sessionId') as string
+  const id = idOf(client)
   await cluster.node(id.split('-')[1] as string).set(id, 'AQ==', 60) // corrupt
   await client.get('/read')
   await client.get('/count'); remember()
-  for (let i = 0; i < 60 && !(client.cookies.get('sessionId') as string).endsWith('-n1'); i++) {
+  for (let i = 0; i < 60 && !idOf(client).endsWith('-n1'); i++) {
     client.cookies.clear()
     await client.get('/count'); remember()
   }

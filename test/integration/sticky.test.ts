@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
-import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import { type MemcachedCluster, operationsDuring, startCluster } from '../helpers/memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
-import { buildApp, CookieClient, listen } from '../helpers/app.js'
+import { buildApp, CookieClient, drained, idOf, listen, startApp } from '../helpers/app.js'
 import { movedRandomPart } from '../../lib/ids/session-id.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 200 }
@@ -17,29 +17,13 @@ async function cluster (nodes = 3): Promise<MemcachedCluster> {
   return started
 }
 
-async function app (nodes: MemcachedCluster, options: Partial<MsmOptions> = {}): Promise<{ app: FastifyInstance, base: string }> {
-  const instance = await buildApp({ msm: { nodes: nodes.spec, ...FAST, sticky: true, ...options } })
-  apps.push(instance)
-  return { app: instance, base: await listen(instance) }
-}
-
-function idOf (client: CookieClient): string {
-  return client.cookies.get('sessionId') as string
-}
-
-async function drained (instance: FastifyInstance): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while (instance.msm.stats().backupQueue > 0) {
-    if (Date.now() > deadline) throw new Error('the backup queue did not drain')
-    await sleep(10)
-  }
+function app (nodes: MemcachedCluster, options: Partial<MsmOptions> = {}): Promise<{ app: FastifyInstance, base: string }> {
+  return startApp(nodes, apps, { ...FAST, sticky: true, ...options })
 }
 
 async function opsDuring (nodes: MemcachedCluster, action: () => Promise<unknown>): Promise<{ get: number, set: number, touch: number, delete: number }> {
-  const before = await nodes.operations()
-  await action()
-  const after = await nodes.operations()
-  return { get: after.get - before.get, set: after.set - before.set, touch: after.touch - before.touch, delete: after.delete - before.delete }
+  const { ops: { flush, ...ops } } = await operationsDuring(nodes, action)
+  return ops
 }
 
 describe('sticky mode', () => {

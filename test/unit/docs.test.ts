@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { COOKIE_KEYS, DEFAULTS, OPTION_KEYS } from '../../lib/options.js'
+import { COOKIE_KEYS, DEFAULTS, OPTION_KEYS } from '../../lib/options/index.js'
 
 const root = join(__dirname, '..', '..')
 const optionsPage = readFileSync(join(root, 'docs', 'options.md'), 'utf8')

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import type { FastifyRequest } from 'fastify'
 import { KeyedMutex } from '../../lib/locking/keyed-mutex.js'
 import { LockPolicy } from '../../lib/locking/lock-policy.js'
-import { normalizeOptions } from '../../lib/options.js'
+import { normalizeOptions } from '../../lib/options/index.js'
 
 test('the keyed mutex grants first in, first out, and frees its entries', async () => {
   const mutex = new KeyedMutex()
