@@ -58,6 +58,15 @@ async function memoryServer (): Promise<Server> {
   }
 }
 
+/** Probes a node marked down until it answers again (5 s at most). */
+async function probedBack (node: NodeClient): Promise<boolean> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (await node.probe()) return true
+    await sleep(100)
+  }
+  return false
+}
+
 let sequence = 0
 const key = (): string => `contract:${process.pid}:${++sequence}`
 
@@ -151,12 +160,7 @@ for (const [kind, makeServer] of [['real memcached', realServer], ['in-memory me
       await assert.rejects(node.get(k), { code: 'FST_MSM_NODE_DOWN' })
       assert.equal(await node.probe(), false, 'a dead node does not answer the probe')
       await server.start()
-      let back = false
-      for (let attempt = 0; attempt < 50 && !back; attempt++) {
-        back = await node.probe()
-        if (!back) await sleep(100)
-      }
-      assert.equal(back, true, 'the probe brings the node back')
+      assert.equal(await probedBack(node), true, 'the probe brings the node back')
       assert.equal(await node.get(k), undefined, 'a restarted node is empty')
     })
 
@@ -169,12 +173,7 @@ for (const [kind, makeServer] of [['real memcached', realServer], ['in-memory me
       await assert.rejects(node.get(k), { code: 'FST_MSM_OPERATION_TIMEOUT' })
       assert.equal(node.isUp, false)
       await server.resume()
-      let back = false
-      for (let attempt = 0; attempt < 50 && !back; attempt++) {
-        back = await node.probe()
-        if (!back) await sleep(100)
-      }
-      assert.equal(back, true)
+      assert.equal(await probedBack(node), true)
       assert.equal(await node.get(k), 'kept')
     })
   })
