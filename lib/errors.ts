@@ -57,6 +57,13 @@ export const FST_MSM_SESSION_DISABLED = createError<'FST_MSM_SESSION_DISABLED', 
   500
 )
 
+/** A name of the session API was assigned as if it were an attribute. */
+export const FST_MSM_RESERVED_NAME = createError<'FST_MSM_RESERVED_NAME', [string, string]>(
+  'FST_MSM_RESERVED_NAME',
+  '"%s" is a name of the session API, not an attribute: it cannot be assigned or deleted as a property. To store an attribute of that name use request.session.set("%s", value), and get() to read it.',
+  500
+)
+
 /** A memcached operation did not answer within `operationTimeout`. */
 export const FST_MSM_OPERATION_TIMEOUT = createError<'FST_MSM_OPERATION_TIMEOUT', [string, string, number]>(
   'FST_MSM_OPERATION_TIMEOUT',

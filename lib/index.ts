@@ -15,7 +15,7 @@ export default msmPlugin
 // fastifyMsm: the name fastify-plugin also gives it, as in the ecosystem's fastifyCookie, fastifySession
 export { msmPlugin, msmPlugin as fastifyMsm }
 export type * from './types/index.js'
-export { Session } from './session/session.js'
+export { Session, type MsmSession, type SessionCallback } from './session/session.js'
 export * as errors from './errors.js'
 export { SESSION_SCHEMA, JSON_VALUE_SCHEMA } from './serialization/avro-types.js'
 export { jsonSerializer } from './serialization/serializer-codec.js'

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { MsmDecorator, MsmOptions, NodeSpec, PromRegistryLike, RegisterMetricsOptions, RouteSessionConfig } from './types/index.js'
-import type { Session } from './session/session.js'
+import type { MsmSession } from './session/session.js'
 import { normalizeOptions } from './options/index.js'
 import { parseFailoverNodes, parseNodes } from './options/nodes.js'
 import { SessionLocator } from './store/session-locator.js'
@@ -11,7 +11,8 @@ import { NodeRing } from './cluster/node-ring.js'
 import { kTransport, type TransportFactory } from './memcached/transport.js'
 import { KeyScheme } from './memcached/keys.js'
 import { SessionStore } from './store/session-store.js'
-import { newSessionId, SessionManager } from './session/session-manager.js'
+import { SessionManager } from './session/session-manager.js'
+import { newSessionId } from './session/session-services.js'
 import { SessionCookie } from './session/cookie.js'
 import { Expiry } from './session/expiry.js'
 import { SessionPersistence } from './session/persistence.js'
@@ -32,7 +33,7 @@ import { WriteQueue } from './store/write-queue.js'
 declare module 'fastify' {
   interface FastifyRequest {
     /** The request's session. On ignored requests, using it throws FST_MSM_SESSION_DISABLED. */
-    session: Session
+    session: MsmSession
   }
   interface FastifyInstance {
     msm: MsmDecorator
@@ -68,7 +69,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   const keys = new KeyScheme(config.prefix)
   const store = new SessionStore(ring, keys, counters, codec, registry, timings)
   // @fastify/cookie adds signCookie only when it was given a secret
-  const signing = fastify.hasDecorator('signCookie')
+  const signer = fastify.hasDecorator('signCookie') ? (value: string): string => fastify.signCookie(value) : null
   const locks = new SessionLocks(ring, keys, {
     expiration: config.lockExpiration,
     timeout: config.lockTimeout,
@@ -91,7 +92,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     store,
     codec,
     locator: new SessionLocator(store, ring, counters),
-    cookie: new SessionCookie(config, signing, (nodeId) => ring.knows(nodeId), counters),
+    cookie: new SessionCookie(config, signer, (nodeId) => ring.knows(nodeId), counters),
     expiry,
     persistence,
     lockPolicy: new LockPolicy(config.lockingMode),
@@ -103,7 +104,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     hashId
   })
 
-  fastify.decorateRequest('session', null as unknown as Session)
+  fastify.decorateRequest('session', null as unknown as MsmSession)
   const setNodes = (nodes: string | NodeSpec[], failover?: string | string[]): void => {
     const specs = parseNodes(nodes)
     const nextFailover = parseFailoverNodes(failover ?? failoverNodes.filter((id) => specs.some((spec) => spec.id === id)), specs)

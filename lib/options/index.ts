@@ -203,9 +203,25 @@ function normalizeCookie (value: unknown): MsmConfig['cookie'] {
     sameSite: oneOf(value, 'sameSite', ['lax', 'strict', 'none'], DEFAULTS.cookie.sameSite, 'cookie.')
   }
   if (value.domain !== undefined) cookie.domain = matching(value, 'domain', COOKIE_DOMAIN, 'a domain name', '', 'cookie.')
-  if (value.maxAge !== undefined) cookie.maxAge = positiveInteger(value, 'maxAge', 0, 'cookie.')
+  if (value.maxAge !== undefined) cookie.maxAge = cookieMaxAge(value)
   if (cookie.sameSite === 'none' && cookie.secure === false) {
     throw new FST_MSM_OPTION_INVALID('cookie.secure', 'true or "auto" when cookie.sameSite is "none" (browsers drop such cookies)', 'false')
   }
   return cookie
+}
+
+/** Browsers keep a cookie 400 days at most (RFC 6265bis); more is a unit mistake. */
+export const MAX_COOKIE_MAX_AGE = 400 * 24 * 60 * 60
+
+/**
+ * `cookie.maxAge` is in seconds; @fastify/session's is in milliseconds. A
+ * value above 400 days (which no browser keeps) is most likely milliseconds,
+ * and is refused rather than silently meaning years.
+ */
+function cookieMaxAge (cookie: Record<string, unknown>): number {
+  const seconds = positiveInteger(cookie, 'maxAge', 0, 'cookie.')
+  if (seconds > MAX_COOKIE_MAX_AGE) {
+    throw new FST_MSM_OPTION_INVALID('cookie.maxAge', `seconds, at most ${MAX_COOKIE_MAX_AGE} (400 days; browsers keep cookies no longer). ${seconds} s is ${Math.round(seconds / 86400)} days: if you meant milliseconds, as in @fastify/session, use ${Math.max(1, Math.round(seconds / 1000))}`, String(seconds))
+  }
+  return seconds
 }

@@ -31,12 +31,26 @@ export class SessionCookie {
   readonly #isKnownNode: (nodeId: string) => boolean
   readonly #counters: MsmCounters
 
-  constructor (config: Pick<MsmConfig, 'cookieName' | 'cookie'>, signing: boolean, isKnownNode: (nodeId: string) => boolean, counters: MsmCounters) {
+  readonly #signer: ((value: string) => string) | null
+
+  /** `signer`: @fastify/cookie's signCookie, present when it has a secret. */
+  constructor (config: Pick<MsmConfig, 'cookieName' | 'cookie'>, signer: ((value: string) => string) | null, isKnownNode: (nodeId: string) => boolean, counters: MsmCounters) {
     this.#name = config.cookieName
     this.#attributes = config.cookie
-    this.#signing = signing
+    this.#signing = signer !== null
+    this.#signer = signer
     this.#isKnownNode = isKnownNode
     this.#counters = counters
+  }
+
+  /** The configured attributes (maxAge in seconds). */
+  get attributes (): MsmConfig['cookie'] {
+    return this.#attributes
+  }
+
+  /** The cookie value of `id`, as set() sends it. */
+  sign (id: string): string {
+    return this.#signer === null ? id : this.#signer(id)
   }
 
   /** True when the cookie rolls with the session's lifetime (it has a maxAge). */
@@ -61,7 +75,8 @@ export class SessionCookie {
     return { parsed, present: true, renew }
   }
 
-  set (reply: FastifyReply, id: string): void {
+  /** `maxAgeMs`: this session's own lifetime (session.options, session.cookie.maxAge), else the configured one. */
+  set (reply: FastifyReply, id: string, maxAgeMs: number | null = null): void {
     const attributes = this.#attributes
     reply.setCookie(this.#name, id, {
       path: attributes.path,
@@ -69,7 +84,7 @@ export class SessionCookie {
       httpOnly: attributes.httpOnly,
       secure: attributes.secure,
       sameSite: attributes.sameSite,
-      maxAge: attributes.maxAge,
+      maxAge: maxAgeMs === null ? attributes.maxAge : Math.round(maxAgeMs / 1000),
       signed: this.#signing
     })
   }

@@ -2,16 +2,17 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { MsmConfig } from '../options/index.js'
 import type { MsmCounters } from '../types/index.js'
 import type { NodeRing } from '../cluster/node-ring.js'
-import type { SessionStore, TouchResult } from '../store/session-store.js'
+import type { SessionStore } from '../store/session-store.js'
 import type { WriteQueue } from '../store/write-queue.js'
 import type { SessionCodec } from '../serialization/codec-format.js'
 import type { Timings } from '../stats/timings.js'
 import { FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILABLE } from '../errors.js'
 import { BoundedLru } from '../util/lru.js'
-import { mayHaveChanged, type SessionState } from './session.js'
+import { debug } from '../ids/log-id.js'
+import { markStored, mayHaveChanged, type SessionState } from './session-state.js'
 import type { Expiry } from './expiry.js'
 import type { LocalRecord, StickyStrategy } from './sticky-strategy.js'
-import { CopyRepair } from './copy-repair.js'
+import { CopyKeeper } from './copy-keeper.js'
 
 /** Sessions whose last touch this process remembers, to touch each at most once per touchInterval. */
 const TOUCH_MEMORY = 10_000
@@ -61,11 +62,11 @@ interface Write {
 export class SessionPersistence {
   readonly #parts: PersistenceParts
   readonly #lastTouch = new BoundedLru<string, number>(TOUCH_MEMORY)
-  readonly #copies: CopyRepair
+  readonly #copies: CopyKeeper
 
   constructor (parts: PersistenceParts) {
     this.#parts = parts
-    this.#copies = new CopyRepair({ ...parts, sticky: parts.sticky !== null })
+    this.#copies = new CopyKeeper({ ...parts, sticky: parts.sticky !== null })
   }
 
   /** Writes or extends the session. Resolves true when its lifetime in memcached was extended. */
@@ -77,6 +78,31 @@ export class SessionPersistence {
     if (bytes !== null) return await this.#write(state, bytes, now, { deferred, refresh: false, local }, log)
     this.#parts.counters.skippedUnchanged++
     return await this.#extend(state, now, { deferred, local }, log)
+  }
+
+  /**
+   * session.save(): writes now, whatever the queue, so that the next request
+   * on any instance sees it. Rejects with FST_MSM_STORE_UNAVAILABLE when no
+   * copy was stored.
+   */
+  async saveNow (state: SessionState, log: FastifyBaseLogger): Promise<void> {
+    if (state.id === null || (state.isNew && !state.forceWrite && !mayHaveChanged(state))) return
+    const bytes = this.#changedAttributes(state) ?? (state.isNew ? this.#currentBytes(state) : null)
+    if (bytes === null) {
+      state.saved = true
+      return
+    }
+    const now = Date.now()
+    const local = this.#parts.sticky?.keep(state, () => bytes, now) ?? null
+    if (!await this.#write(state, bytes, now, { deferred: false, refresh: false, local }, log)) throw new FST_MSM_STORE_UNAVAILABLE()
+    markStored(state, bytes)
+    // Written under this id now: later writes in this request replace it
+    state.loadedFromPrimary = true
+  }
+
+  /** session.isModified(): the attributes differ from what was loaded or last saved. */
+  hasChanged (state: SessionState): boolean {
+    return state.dirty || (mayHaveChanged(state) && this.#changedAttributes(state) !== null)
   }
 
   /** Forgets the touch memory of a session that was deleted. */
@@ -126,12 +152,12 @@ export class SessionPersistence {
       else this.#lastTouch.set(id, now)
     }
     if (!how.deferred) {
-      const touched = await this.#touch(state, id, nodeId, log)
+      const touched = await this.#copies.touch(id, nodeId, () => this.#storedValue(state, id), log)
       if (touched) recordTouch()
       return touched
     }
     recordTouch()
-    await (this.#parts.queue as WriteQueue).enqueue(id, async () => { await this.#touch(state, id, nodeId, log) })
+    await (this.#parts.queue as WriteQueue).enqueue(id, async () => { await this.#copies.touch(id, nodeId, () => this.#storedValue(state, id), log) })
     return true
   }
 
@@ -147,6 +173,7 @@ export class SessionPersistence {
       // Sticky mode holds the session in the process: a copy memcached lost is written again
       if (this.#parts.sticky !== null) write.onlyIfPresent = false
       state.modified = true
+      state.saved = true
       await (this.#parts.queue as WriteQueue).enqueue(write.id, async () => {
         await this.#settle(write, await this.#store(write, this.#parts.log), this.#parts.log)
       })
@@ -161,6 +188,7 @@ export class SessionPersistence {
       return false
     }
     state.modified = true
+    state.saved = true
     state.lastAccessedAt = now
     return true
   }
@@ -255,35 +283,13 @@ export class SessionPersistence {
     return value
   }
 
-  /**
-   * Touches both copies; a copy the touch finds missing is written again (see
-   * CopyRepair). Resolves false when the primary failed.
-   */
-  async #touch (state: SessionState, id: string, nodeId: string, log: FastifyBaseLogger): Promise<boolean> {
-    const { store, expiry, timings, counters, hashId } = this.#parts
-    let touched: TouchResult
-    try {
-      const started = timings.start()
-      touched = await store.touch(id, nodeId, expiry.lifetime)
-      timings.since('touch', started)
-      counters.touched++
-    } catch (error) {
-      counters.touchFailures++
-      log.warn({ session: hashId(id), err: error }, 'fastify-msm: could not extend the session lifetime')
-      return false
-    }
-    await this.#copies.restore(id, nodeId, touched, () => this.#encode(state, id, this.#currentBytes(state), state.lastAccessedAt), log)
-    return true
+  /** The value as stored: the same lastAccessedAt and attribute bytes, for a copy written again. */
+  #storedValue (state: SessionState, id: string): string {
+    return this.#encode(state, id, this.#currentBytes(state), state.lastAccessedAt)
   }
 
   /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */
   storeFailed (): void {
     if (this.#parts.config.storeFailurePolicy === 'fail') throw new FST_MSM_STORE_UNAVAILABLE()
   }
-}
-
-/** Routine traffic is logged at debug level, and only hashed when that level is on. */
-export function debug (log: FastifyBaseLogger, hashId: (id: string) => string, id: string, message: string): void {
-  const withLevel = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }
-  if (withLevel.isLevelEnabled?.('debug') === true) log.debug({ session: hashId(id) }, message)
 }

@@ -1,46 +1,26 @@
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { MsmConfig } from '../options/index.js'
-import type { Attributes, MsmCounters } from '../types/index.js'
-import type { NodeRing } from '../cluster/node-ring.js'
-import type { SessionStore } from '../store/session-store.js'
 import type { Location, ReadOutcome, SessionLocator } from '../store/session-locator.js'
-import type { SessionCodec } from '../serialization/codec-format.js'
 import type { LockPolicy } from '../locking/lock-policy.js'
 import type { SessionLocks } from '../locking/session-lock.js'
 import type { Timings } from '../stats/timings.js'
 import { FST_MSM_LOCK_TIMEOUT } from '../errors.js'
-import { formatSessionId, generateRandomPart, type ParsedSessionId } from '../ids/session-id.js'
-import { createIdHasher } from '../ids/log-id.js'
-import { createState, disabledSession, kState, mayHaveChanged, Session, type SessionHost, type SessionState } from './session.js'
-import type { CookieRead, SessionCookie } from './cookie.js'
+import type { ParsedSessionId } from '../ids/session-id.js'
+import { disabledSession, Session } from './session.js'
+import { createState, kState, mayHaveChanged, type SessionState } from './session-state.js'
+import { withAttributeProperties } from './tracking.js'
+import type { CookieRead } from './cookie.js'
 import type { Expiry } from './expiry.js'
-import { debug, type SessionPersistence } from './persistence.js'
-import type { StickyStrategy } from './sticky-strategy.js'
+import { debug } from '../ids/log-id.js'
+import { type ServicesParts, SessionServices } from './session-services.js'
 
-export interface ManagerParts {
-  config: Pick<MsmConfig, 'ignore' | 'route' | 'lockTimeout' | 'lockTimeoutPolicy'>
-  ring: NodeRing
-  store: SessionStore
-  codec: SessionCodec
+export interface ManagerParts extends ServicesParts {
+  config: ServicesParts['config'] & Pick<MsmConfig, 'ignore' | 'lockTimeout' | 'lockTimeoutPolicy'>
   locator: SessionLocator
-  cookie: SessionCookie
   expiry: Expiry
-  persistence: SessionPersistence
   lockPolicy: LockPolicy
   locks: SessionLocks
-  /** Sticky mode only. */
-  sticky: StickyStrategy | null
-  counters: MsmCounters
   timings: Timings
-  log: FastifyBaseLogger
-  hashId: ReturnType<typeof createIdHasher>
-}
-
-/** A fresh id on a random available node (any configured node when none is up). */
-export function newSessionId (ring: NodeRing, route: string | null): { id: string, nodeId: string } {
-  const node = ring.pickPrimary() ?? ring.nodes[0]
-  const nodeId = (node as { id: string }).id
-  return { id: formatSessionId(generateRandomPart(), nodeId, route), nodeId }
 }
 
 /**
@@ -49,47 +29,25 @@ export function newSessionId (ring: NodeRing, route: string | null): { id: strin
  * will be written, and read it; after the handler, hand it to persistence,
  * set or clear the cookie, and release the lock. See docs/how-it-works.md.
  */
-export class SessionManager implements SessionHost {
+export class SessionManager {
   readonly #parts: ManagerParts
   readonly #ignoredByOption = disabledSession('the request matches the "ignore" option')
   readonly #ignoredByRoute = disabledSession('the route has config.session = false')
 
+  readonly #host: SessionServices
+
   constructor (parts: ManagerParts) {
     this.#parts = parts
+    this.#host = new SessionServices(parts)
+  }
+
+  /** Deletes a session's stored copies (destroy, expiry). Never rejects. */
+  async remove (id: string, nodeId: string): Promise<void> {
+    await this.#host.remove(id, nodeId)
   }
 
   /** The kill switch: while false, no request touches memcached (see docs/monitoring.md). */
   enabled = true
-
-  /**
-   * A new session goes to an available node. With every node down it still
-   * gets an id, but its write fails and no cookie is sent, so clients do not
-   * collect ids while memcached is away.
-   */
-  newId (): { id: string, nodeId: string } {
-    return newSessionId(this.#parts.ring, this.#parts.config.route)
-  }
-
-  validate (key: string, value: unknown): void {
-    this.#parts.codec.validate(key, value)
-  }
-
-  emptyAttributes (): Attributes {
-    return this.#parts.codec.emptyAttributes()
-  }
-
-  async remove (id: string, nodeId: string): Promise<void> {
-    const { persistence, sticky, store, counters, log, hashId } = this.#parts
-    persistence.forget(id)
-    sticky?.forget(id)
-    try {
-      await store.delete(id, nodeId)
-      counters.deleted++
-    } catch (error) {
-      counters.deleteFailures++
-      log.error({ session: hashId(id), err: error }, 'fastify-msm: could not delete a session')
-    }
-  }
 
   /** onRequest hook. */
   onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
@@ -100,8 +58,8 @@ export class SessionManager implements SessionHost {
       request.session = ignored
       return
     }
-    const state = createState(this, Date.now())
-    request.session = new Session(state)
+    const state = createState(this.#host, Date.now(), request.protocol === 'https')
+    request.session = withAttributeProperties(new Session(state))
     if (!this.enabled) {
       // Disabled: a request-local session that is never stored, and no cookie is touched
       state.finished = true
@@ -277,9 +235,11 @@ export class SessionManager implements SessionHost {
       }
       return
     }
+    // A new session that holds nothing is not stored, and gets no cookie
+    if (state.isNew && !state.forceWrite && !mayHaveChanged(state)) return
     const extended = await persistence.finish(state, request.log)
     // A cookie with a maxAge rolls with the session's lifetime in memcached
-    if (extended && cookie.rolls) state.sendCookie = true
-    if (state.sendCookie) cookie.set(reply, state.id)
+    if (extended && (cookie.rolls || state.cookieMaxAgeMs !== null)) state.sendCookie = true
+    if (state.sendCookie) cookie.set(reply, state.id, state.cookieMaxAgeMs)
   }
 }

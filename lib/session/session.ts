@@ -1,99 +1,24 @@
 import type { Attributes, SessionData, SessionKey, SessionValue, SessionValueOf } from '../types/index.js'
-import type { Lease } from '../locking/session-lock.js'
 import { FST_MSM_SESSION_DISABLED } from '../errors.js'
+import { assignNewId, kState, markStored, type SessionState } from './session-state.js'
+import { SessionCookieView, setCookieMaxAge } from './cookie-view.js'
+import { tracked, unwrap } from './tracking.js'
 
-/** @internal Internal state of a session, reachable by the plugin through a Symbol only. */
-export const kState = Symbol('fastify-msm.session.state')
+/**
+ * The type of `request.session`: the Session API, and the attributes as
+ * properties: typed by SessionData once you declare it, any name (of any
+ * value) while it is empty, as with @fastify/session.
+ */
+export type MsmSession = Session & (keyof SessionData extends never ? { [key: string]: any } : Partial<SessionData>)
 
-/** @internal What the plugin needs from its surroundings to give a session an id or remove it. */
-export interface SessionHost {
-  /** A fresh id on a randomly chosen available node. */
-  newId (): { id: string, nodeId: string }
-  /** Deletes the stored copies of `id`. Never rejects. */
-  remove (id: string, nodeId: string): Promise<void>
-  /** Throws a coded error, naming the path, for a value that cannot be stored faithfully. */
-  validate (key: string, value: unknown): void
-  /** The attributes of a new session. */
-  emptyAttributes (): Attributes
-}
+/** A node-style callback, as @fastify/session's methods take: always called, with the error if any. */
+export type SessionCallback = (error?: Error) => void
 
-/** @internal */
-export interface SessionState {
-  host: SessionHost
-  /** null until the session is first written to. */
-  id: string | null
-  nodeId: string | null
-  isNew: boolean
-  attributes: Attributes
-  createdAt: number
-  lastAccessedAt: number
-  /** Avro bytes of the attributes as loaded or last written. */
-  loadedBytes: Buffer | null
-  /** set/delete ran (as opposed to objects only handed out by get()). */
-  dirty: boolean
-  /** Keys whose objects get() handed out; they may have been mutated in place. */
-  handedOut: Set<string> | null
-  /** Written even if the attributes did not change: new id, regenerate. */
-  forceWrite: boolean
-  forceTouch: boolean
-  /** The id came in a cookie; the cookie must be cleared when the session is destroyed. */
-  cookieSent: boolean
-  /** The cookie must be sent again (new id, or signed with an old secret). */
-  sendCookie: boolean
-  destroyed: boolean
-  /** The stored session could not be read (node errors): never overwrite it. */
-  unavailable: boolean
-  /**
-   * Loaded from its primary under this id: its writes use `replace`, so a
-   * concurrent destroy() or regenerate() is not undone by this request.
-   */
-  loadedFromPrimary: boolean
-  /** finish() ran; onSend may run twice when it reports an error. */
-  finished: boolean
-  /** The distributed lock this request holds, released after the save. */
-  lease: Lease | null
-  /** The stored session was written, regenerated or destroyed (what 'auto' locking learns from). */
-  modified: boolean
-  /** Clean-ups that run once the session is stored under its new id: old copies of a moved session. */
-  afterSave: Array<() => Promise<void>>
-  /** Sticky mode: the id under which this process holds the session, if it does. */
-  localId: string | null
-}
-
-/** @internal set/delete ran, or get() handed out an object that may have been mutated in place. */
-export function mayHaveChanged (state: SessionState): boolean {
-  return state.dirty || state.handedOut !== null
-}
-
-/** @internal */
-export function createState (host: SessionHost, now: number): SessionState {
-  return {
-    host,
-    id: null,
-    nodeId: null,
-    isNew: true,
-    attributes: host.emptyAttributes(),
-    createdAt: now,
-    lastAccessedAt: now,
-    loadedBytes: null,
-    dirty: false,
-    handedOut: null,
-    forceWrite: false,
-    forceTouch: false,
-    cookieSent: false,
-    sendCookie: false,
-    destroyed: false,
-    unavailable: false,
-    loadedFromPrimary: false,
-    finished: false,
-    lease: null,
-    modified: false,
-    afterSave: [],
-    localId: null
-  }
-}
-
-/** `request.session`. Attribute types come from the SessionData interface. */
+/**
+ * `request.session`. Attribute types come from the SessionData interface;
+ * attributes also work as properties (`request.session.user`). Every method
+ * that does I/O returns a promise and also takes a callback.
+ */
 export class Session {
   /** @internal */
   readonly [kState]: SessionState
@@ -108,6 +33,25 @@ export class Session {
     return this[kState].id
   }
 
+  /**
+   * The session id, as @fastify/session names it. A new session gets its id
+   * here; it is still stored (and its cookie sent) only once it holds data.
+   */
+  get sessionId (): string {
+    const state = this[kState]
+    if (state.id === null) {
+      const { id, nodeId } = state.host.newId()
+      state.id = id
+      state.nodeId = nodeId
+    }
+    return state.id
+  }
+
+  /** The cookie value: the id signed with @fastify/cookie's secret when it has one. */
+  get encryptedSessionId (): string {
+    return this[kState].host.sign(this.sessionId)
+  }
+
   /** True when no stored session was loaded for this request. */
   get isNew (): boolean {
     return this[kState].isNew
@@ -118,14 +62,15 @@ export class Session {
     return this[kState].createdAt
   }
 
+  /** The session cookie of this response (maxAge and expires in milliseconds, as in @fastify/session). */
+  get cookie (): SessionCookieView {
+    return new SessionCookieView(this[kState])
+  }
+
   get<K extends SessionKey> (key: K): SessionValueOf<K> | undefined {
     const state = this[kState]
     if (!Object.hasOwn(state.attributes, key)) return undefined
-    const value = state.attributes[key]
-    if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
-      ;(state.handedOut ??= new Set()).add(key)
-    }
-    return value as SessionValueOf<K>
+    return tracked(state, key, state.attributes[key]) as SessionValueOf<K>
   }
 
   /**
@@ -135,10 +80,11 @@ export class Session {
   set<K extends SessionKey> (key: K, value: (keyof SessionData extends never ? SessionValue : SessionValueOf<K>) | undefined): this {
     if (value === undefined) return this.delete(key)
     const state = this[kState]
-    state.host.validate(key, value)
-    state.attributes[key] = value as Attributes[string]
+    const raw = unwrap(value)
+    state.host.validate(key, raw)
+    state.attributes[key] = raw as Attributes[string]
     state.dirty = true
-    ensureId(state)
+    prepareWrite(state)
     return this
   }
 
@@ -151,58 +97,115 @@ export class Session {
     return this
   }
 
-  /** Extends the session's lifetime in memcached now, even within touchInterval. */
+  /** Extends the session's lifetime in memcached now, even within touchInterval, and renews a cookie that has a maxAge. */
   touch (): this {
     this[kState].forceTouch = true
     return this
+  }
+
+  /** This session's cookie lifetime, in milliseconds as in @fastify/session. */
+  options (options: { maxAge?: number }): void {
+    if (options.maxAge !== undefined) setCookieMaxAge(this[kState], options.maxAge)
+  }
+
+  /** True when the attributes changed since they were loaded or last saved. */
+  isModified (): boolean {
+    const state = this[kState]
+    return state.forceWrite || state.host.hasChanged(state)
+  }
+
+  /** True once the session was stored in this request (save(), or the write at the end). */
+  isSaved (): boolean {
+    return this[kState].saved
+  }
+
+  /**
+   * @fastify/session's regenerate: a new id, and every attribute dropped
+   * except `keep`. The old copies are deleted. For a new id that keeps all
+   * data (session fixation protection at login), use changeSessionId().
+   */
+  regenerate (keep?: readonly string[] | SessionCallback, callback?: SessionCallback): Promise<void> {
+    const fields = typeof keep === 'function' ? undefined : keep
+    return withCallback(typeof keep === 'function' ? keep : callback, async () => {
+      const state = this[kState]
+      const kept = state.host.emptyAttributes()
+      for (const field of fields ?? []) {
+        if (Object.hasOwn(state.attributes, field)) kept[field] = state.attributes[field] as Attributes[string]
+      }
+      await this.changeSessionId()
+      state.attributes = kept
+      state.proxies = null
+      state.handedOut = null
+    })
   }
 
   /**
    * Moves the session to a new id, keeping its data, and deletes the old copies
    * from both nodes. Call it at login, against session fixation.
    */
-  async regenerate (): Promise<void> {
-    const state = this[kState]
-    const old = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
-    assignNewId(state)
-    // A new id is a new session for the absolute timeout (maxAge) too
-    state.createdAt = Date.now()
-    state.modified = true
-    if (old !== null) await state.host.remove(old.id, old.nodeId)
+  changeSessionId (callback?: SessionCallback): Promise<void> {
+    return withCallback(callback, async () => {
+      const state = this[kState]
+      const old = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
+      assignNewId(state)
+      // A new id is a new session for the absolute timeout (maxAge) too
+      state.createdAt = Date.now()
+      state.modified = true
+      if (old !== null) await state.host.remove(old.id, old.nodeId)
+    })
   }
 
-  /** Deletes the session from both nodes and expires its cookie. */
-  async destroy (): Promise<void> {
-    const state = this[kState]
-    const stored = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
-    state.attributes = state.host.emptyAttributes()
-    state.id = null
-    state.nodeId = null
-    state.isNew = true
-    state.loadedBytes = null
-    state.forceWrite = false
-    state.sendCookie = false
-    state.destroyed = true
-    state.unavailable = false
-    state.modified = true
-    if (stored !== null) await state.host.remove(stored.id, stored.nodeId)
+  /** Deletes the session from both nodes and expires its cookie. The session stays usable, empty. */
+  destroy (callback?: SessionCallback): Promise<void> {
+    return withCallback(callback, async () => {
+      const state = this[kState]
+      const stored = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
+      state.attributes = state.host.emptyAttributes()
+      state.id = null
+      state.nodeId = null
+      markStored(state, null)
+      state.isNew = true
+      state.proxies = null
+      state.sendCookie = false
+      state.destroyed = true
+      state.modified = true
+      if (stored !== null) await state.host.remove(stored.id, stored.nodeId)
+    })
+  }
+
+  /** Reads the session again from memcached; this request's unsaved changes are dropped. */
+  reload (callback?: SessionCallback): Promise<void> {
+    return withCallback(callback, async () => { await this[kState].host.reload(this[kState]) })
+  }
+
+  /**
+   * Writes the session now, before the response, so that the next request on
+   * any instance sees it. The lock, if this request holds one, stays held
+   * until the response. Later changes are written at the end as usual.
+   */
+  save (callback?: SessionCallback): Promise<void> {
+    return withCallback(callback, async () => { await this[kState].host.save(this[kState]) })
   }
 }
 
-function ensureId (state: SessionState): void {
+/** A session that holds data is written under an id; a new one gets its id and cookie now. */
+function prepareWrite (state: SessionState): void {
   if (state.id === null) assignNewId(state)
+  else if (state.isNew && !state.forceWrite) {
+    // Its id was handed out by sessionId before it held data
+    state.forceWrite = true
+    state.sendCookie = true
+  }
 }
 
-function assignNewId (state: SessionState): void {
-  const { id, nodeId } = state.host.newId()
-  state.id = id
-  state.nodeId = nodeId
-  state.forceWrite = true
-  state.sendCookie = true
-  state.unavailable = false
+/** Runs `work`; with a callback, the callback gets the outcome and the promise never rejects. */
+function withCallback (callback: SessionCallback | undefined, work: () => Promise<void>): Promise<void> {
+  const done = work()
+  if (callback === undefined) return done
+  return done.then(() => { callback() }, (error: Error) => { callback(error) })
 }
 
-const PUBLIC_MEMBERS = ['id', 'isNew', 'createdAt', 'get', 'set', 'delete', 'touch', 'regenerate', 'destroy'] as const
+const PUBLIC_MEMBERS = Object.getOwnPropertyNames(Session.prototype).filter((name) => name !== 'constructor')
 
 /** @internal Stands in for `request.session` on ignored requests, so that using it fails clearly. */
 export function disabledSession (reason: string): Session {

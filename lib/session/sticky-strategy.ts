@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { ParsedSessionId } from '../ids/session-id.js'
-import type { SessionState } from './session.js'
+import type { SessionState } from './session-state.js'
 
 /** What sticky mode remembers of a session it holds, for its writes and touches. */
 export interface LocalRecord {

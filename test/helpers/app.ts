@@ -41,7 +41,13 @@ export async function buildApp (options: TestAppOptions): Promise<FastifyInstanc
     return { ok: true }
   })
   app.post('/regenerate', async (request) => {
-    await request.session.regenerate()
+    const { keep } = (request.body ?? {}) as { keep?: string[] }
+    await request.session.regenerate(keep)
+    return { id: request.session.id }
+  })
+  app.get('/read-cart', async (request) => ({ cart: request.session.get('cart') ?? null }))
+  app.post('/change-id', async (request) => {
+    await request.session.changeSessionId()
     return { id: request.session.id }
   })
   app.post('/destroy', async (request) => {

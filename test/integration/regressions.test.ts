@@ -14,7 +14,7 @@ after(async () => {
 
 // A queued write of a regenerated session used `replace` on its new id, which
 // no node holds yet: memcached refused it, and the session was lost.
-test('backupAsync: a regenerated session is stored under its new id', async () => {
+test('backupAsync: a session moved to a new id (changeSessionId) is stored under it', async () => {
   const cluster = await startCluster(2)
   clusters.push(cluster)
   const app = await buildApp({ msm: { nodes: cluster.spec, backupAsync: true } })
@@ -23,7 +23,7 @@ test('backupAsync: a regenerated session is stored under its new id', async () =
   assert.equal((await client.get('/count')).body.n, 1)
   await new Promise((resolve) => setTimeout(resolve, 100))
   assert.equal((await client.get('/count')).body.n, 2, 'loaded from its primary: its next write is a replace')
-  const regenerated = await client.post('/regenerate')
+  const regenerated = await client.post('/change-id')
   await new Promise((resolve) => setTimeout(resolve, 200))
   assert.equal((await client.get('/read')).body.n, 2, 'the data moved to the new id')
   assert.equal(client.cookieHeader.endsWith(regenerated.body.id as string), true)

@@ -191,12 +191,12 @@ describe('lifetimes', () => {
 })
 
 describe('regenerate and destroy', () => {
-  test('regenerate() keeps the data under a new id and removes both old copies', async () => {
+  test('changeSessionId() keeps the data under a new id and removes both old copies', async () => {
     const { client } = await startApp(cluster, apps)
     await client.get('/count')
     const oldId = idOf(client)
     const oldCookie = client.cookieHeader
-    const { result, ops } = await delta(() => client.post('/regenerate'))
+    const { result, ops } = await delta(() => client.post('/change-id'))
     const newId = result.body.id as string
     assert.notEqual(newId, oldId)
     assert.equal(idOf(client), newId)
@@ -208,6 +208,21 @@ describe('regenerate and destroy', () => {
     assert.equal((await client.get('/read')).body.n, 1)
     const stale = await client.request('/read', { headers: { cookie: oldCookie } })
     assert.deepEqual(stale.body, { n: null, isNew: true, id: null })
+  })
+
+  test('regenerate() gives a new id and drops every attribute except the ones it keeps (@fastify/session)', async () => {
+    const { client } = await startApp(cluster, apps)
+    await client.post('/set', { key: 'cart', value: ['apple'] })
+    await client.get('/count')
+    const oldId = idOf(client)
+    const { ops } = await delta(() => client.post('/regenerate'))
+    assert.notEqual(idOf(client), oldId)
+    assert.deepEqual(ops, { get: 1, set: 2, touch: 0, delete: 2, flush: 0 }, 'the new, empty session is stored; the old copies deleted')
+    assert.deepEqual((await client.get('/read')).body, { n: null, isNew: false, id: idOf(client) })
+    await client.get('/count')
+    await client.post('/regenerate', { keep: ['n'] })
+    assert.equal((await client.get('/read')).body.n, 1, 'kept')
+    assert.equal((await client.get('/read-cart')).body.cart, null, 'dropped')
   })
 
   test('destroy() removes both copies and expires the cookie', async () => {

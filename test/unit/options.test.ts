@@ -68,6 +68,7 @@ const cases: Array<[string, unknown, string, RegExp]> = [
   ['a bad sameSite', { nodes, cookie: { sameSite: 'loose' } }, 'FST_MSM_OPTION_INVALID', /"cookie.sameSite"/],
   ['sameSite none without secure', { nodes, cookie: { sameSite: 'none', secure: false } }, 'FST_MSM_OPTION_INVALID', /"cookie.secure"/],
   ['a cookie path without slash', { nodes, cookie: { path: 'app' } }, 'FST_MSM_OPTION_INVALID', /"cookie.path"/],
+  ['a cookie maxAge in milliseconds (one day)', { nodes, cookie: { maxAge: 86_400_000 } }, 'FST_MSM_OPTION_INVALID', /"cookie.maxAge".*meant milliseconds.*86400/s],
   ['a fractional cookie maxAge', { nodes, cookie: { maxAge: 0.5 } }, 'FST_MSM_OPTION_INVALID', /"cookie.maxAge"/]
 ]
 

@@ -45,6 +45,27 @@ app.get('/', async (request) => {
   await session.regenerate()
   await session.destroy()
   session.touch()
+  // Attributes as properties, typed by SessionData
+  request.session.user = { id: 'u2', roles: [] }
+  const roles: string[] | undefined = request.session.user?.roles
+  // @ts-expect-error visits is a number
+  request.session.visits = 'many'
+  // @ts-expect-error unknown attributes are refused once SessionData is declared
+  request.session.unknown = 1
+  // @ts-expect-error cookie is the API's, not an attribute
+  request.session.cookie = 'x'
+  // The @fastify/session surface
+  const sessionId: string = request.session.sessionId
+  const signed: string = request.session.encryptedSessionId
+  await request.session.regenerate(['user'])
+  request.session.regenerate((error?: Error) => { void error })
+  await request.session.changeSessionId()
+  await request.session.save()
+  await request.session.reload()
+  const modified: boolean = request.session.isModified()
+  const cookieMaxAge: number | null = request.session.cookie.maxAge
+  request.session.options({ maxAge: 60_000 })
+  void [roles, sessionId, signed, modified, cookieMaxAge]
   return { id, isNew }
 })
 

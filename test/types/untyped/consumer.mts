@@ -17,5 +17,10 @@ app.get('/count', async (req) => {
   req.session.set('map', new Map())
   // @ts-expect-error functions are not stored
   req.session.set('fn', () => 1)
-  return { n }
+  // Without SessionData, any attribute works as a property, as with @fastify/session
+  req.session.user = { id: 'u1' }
+  const id: string = req.session.user.id
+  // @ts-expect-error the API keeps its types
+  req.session.regenerate(42)
+  return { n, id }
 })

@@ -3,28 +3,51 @@ import type { MsmCounters } from '../types/index.js'
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { SaveResult, SessionStore, TouchResult } from '../store/session-store.js'
 import type { Expiry } from './expiry.js'
+import type { Timings } from '../stats/timings.js'
 
-export interface CopyRepairParts {
+export interface CopyKeeperParts {
   store: SessionStore
   ring: NodeRing
   expiry: Expiry
   counters: MsmCounters
+  timings: Timings
   hashId: (id: string) => string
   /** Sticky mode: the process holds the session, so it can write a lost primary back too. */
   sticky: boolean
 }
 
 /**
- * The redundancy rules after the fact: a copy that a touch found missing is
- * written again, and a write that ended with a single copy is reported.
- * (Writes themselves go to a successor node when the backup node fails: see
- * SessionStore.save.)
+ * Keeps both copies of an unchanged session alive: touches them, writes a
+ * copy that the touch found missing again, and reports a write that ended
+ * with a single copy. (Writes themselves go to a successor node when the
+ * backup node fails: see SessionStore.save.)
  */
-export class CopyRepair {
-  readonly #parts: CopyRepairParts
+export class CopyKeeper {
+  readonly #parts: CopyKeeperParts
 
-  constructor (parts: CopyRepairParts) {
+  constructor (parts: CopyKeeperParts) {
     this.#parts = parts
+  }
+
+  /**
+   * Touches both copies; a copy the touch finds missing is written again (see
+   * #restore). Resolves false when the primary failed.
+   */
+  async touch (id: string, nodeId: string, storedValue: () => string, log: FastifyBaseLogger): Promise<boolean> {
+    const { store, expiry, timings, counters, hashId } = this.#parts
+    let touched: TouchResult
+    try {
+      const started = timings.start()
+      touched = await store.touch(id, nodeId, expiry.lifetime)
+      timings.since('touch', started)
+      counters.touched++
+    } catch (error) {
+      counters.touchFailures++
+      log.warn({ session: hashId(id), err: error }, 'fastify-msm: could not extend the session lifetime')
+      return false
+    }
+    await this.#restore(id, nodeId, touched, storedValue, log)
+    return true
   }
 
   /**
@@ -34,7 +57,7 @@ export class CopyRepair {
    * written back too. The value is the one stored: same lastAccessedAt, same
    * attribute bytes. Healthy sessions cost nothing here.
    */
-  async restore (id: string, nodeId: string, touched: TouchResult, storedValue: () => string, log: FastifyBaseLogger): Promise<void> {
+  async #restore (id: string, nodeId: string, touched: TouchResult, storedValue: () => string, log: FastifyBaseLogger): Promise<void> {
     const { store, expiry, counters, hashId } = this.#parts
     const primaryMissing = !touched.primary && this.#parts.sticky
     const backupMissing = touched.backup === 'missing' || touched.backup === 'failed'

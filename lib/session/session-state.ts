@@ -1,0 +1,152 @@
+import type { Attributes } from '../types/index.js'
+import type { Lease } from '../locking/session-lock.js'
+
+/** @internal Internal state of a session, reachable by the plugin through a Symbol only. */
+export const kState = Symbol('fastify-msm.session.state')
+
+/** @internal What a session needs from the plugin, per request. */
+export interface SessionHost {
+  /** A fresh id on a randomly chosen available node. */
+  newId: () => { id: string, nodeId: string }
+  /** Deletes the stored copies of `id`. Never rejects. */
+  remove: (id: string, nodeId: string) => Promise<void>
+  /** Throws a coded error, naming the path, for a value that cannot be stored faithfully. */
+  validate: (key: string, value: unknown) => void
+  /** The attributes of a new session. */
+  emptyAttributes: () => Attributes
+  /** Writes the session now (session.save()); rejects when no copy was stored. */
+  save: (state: SessionState) => Promise<void>
+  /** Reads the session again from memcached (session.reload()). */
+  reload: (state: SessionState) => Promise<void>
+  /** True when the attributes differ from what was loaded or last saved. */
+  hasChanged: (state: SessionState) => boolean
+  /** The cookie value of `id`: signed when @fastify/cookie has a secret. */
+  sign: (id: string) => string
+  /** The session cookie's configured attributes, for session.cookie. */
+  cookie: CookieAttributes
+}
+
+/** @internal The configured cookie attributes (maxAge in seconds). */
+export interface CookieAttributes {
+  path: string
+  domain?: string
+  httpOnly: boolean
+  secure: boolean | 'auto'
+  sameSite: 'lax' | 'strict' | 'none'
+  maxAge?: number
+}
+
+/** @internal */
+export interface SessionState {
+  host: SessionHost
+  /** null until the session gets an id: when it is first written to, or sessionId is read. */
+  id: string | null
+  nodeId: string | null
+  /** No stored session was loaded (or it was destroyed): a new session is stored only once it holds data. */
+  isNew: boolean
+  attributes: Attributes
+  createdAt: number
+  lastAccessedAt: number
+  /** Avro bytes of the attributes as loaded or last written. */
+  loadedBytes: Buffer | null
+  /** An attribute was set or deleted, directly or inside an object read from the session. */
+  dirty: boolean
+  /**
+   * Keys whose values can change without a trap (Dates, which a Proxy cannot
+   * watch): compared with their loaded bytes at the end.
+   */
+  handedOut: Set<string> | null
+  /** Tracking proxies of the objects read from this session, so that repeated reads return the same one. */
+  proxies: WeakMap<object, object> | null
+  /** Written even if the attributes did not change: new id, regenerate. */
+  forceWrite: boolean
+  forceTouch: boolean
+  /** The id came in a cookie; the cookie must be cleared when the session is destroyed. */
+  cookieSent: boolean
+  /** The cookie must be sent again (new id, or signed with an old secret). */
+  sendCookie: boolean
+  /** session.options({ maxAge }) or session.cookie.maxAge = ms: this session's cookie lifetime. */
+  cookieMaxAgeMs: number | null
+  /** The request came over HTTPS (cookie.secure 'auto'). */
+  https: boolean
+  destroyed: boolean
+  /** The stored session could not be read (node errors): never overwrite it. */
+  unavailable: boolean
+  /**
+   * Loaded from its primary under this id: its writes use `replace`, so a
+   * concurrent destroy() or regenerate() is not undone by this request.
+   */
+  loadedFromPrimary: boolean
+  /** save() or the end-of-request write stored it in this request. */
+  saved: boolean
+  /** finish() ran; onSend may run twice when it reports an error. */
+  finished: boolean
+  /** The distributed lock this request holds, released after the save. */
+  lease: Lease | null
+  /** The stored session was written, regenerated or destroyed (what 'auto' locking learns from). */
+  modified: boolean
+  /** Clean-ups that run once the session is stored under its new id: old copies of a moved session. */
+  afterSave: Array<() => Promise<void>>
+  /** Sticky mode: the id under which this process holds the session, if it does. */
+  localId: string | null
+}
+
+/** @internal An attribute was set or deleted, or a Date was read (it may have been changed in place). */
+export function mayHaveChanged (state: SessionState): boolean {
+  return state.dirty || state.handedOut !== null
+}
+
+/** @internal */
+export function createState (host: SessionHost, now: number, https = false): SessionState {
+  return {
+    host,
+    id: null,
+    nodeId: null,
+    isNew: true,
+    attributes: host.emptyAttributes(),
+    createdAt: now,
+    lastAccessedAt: now,
+    loadedBytes: null,
+    dirty: false,
+    handedOut: null,
+    proxies: null,
+    forceWrite: false,
+    forceTouch: false,
+    cookieSent: false,
+    sendCookie: false,
+    cookieMaxAgeMs: null,
+    https,
+    destroyed: false,
+    unavailable: false,
+    loadedFromPrimary: false,
+    saved: false,
+    finished: false,
+    lease: null,
+    modified: false,
+    afterSave: [],
+    localId: null
+  }
+}
+
+/**
+ * @internal The state now matches the stored session (after a save or a
+ * reload): nothing is pending.
+ */
+export function markStored (state: SessionState, attributesBytes: Buffer | null): void {
+  state.loadedBytes = attributesBytes
+  state.dirty = false
+  state.handedOut = null
+  state.forceWrite = false
+  state.isNew = false
+  state.unavailable = false
+}
+
+/** @internal A new id (and node); the session is written under it, and its cookie sent. */
+export function assignNewId (state: SessionState): void {
+  const { id, nodeId } = state.host.newId()
+  state.id = id
+  state.nodeId = nodeId
+  state.forceWrite = true
+  state.sendCookie = true
+  state.unavailable = false
+}

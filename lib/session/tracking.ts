@@ -1,0 +1,101 @@
+import { FST_MSM_RESERVED_NAME } from '../errors.js'
+import { kState, type SessionState } from './session-state.js'
+
+/** Each tracking proxy and the object it watches. */
+const targets = new WeakMap<object, object>()
+
+/** The object behind a tracking proxy (a value read from a session and set again). */
+export function unwrap<T> (value: T): T {
+  return typeof value === 'object' && value !== null ? (targets.get(value) as T | undefined) ?? value : value
+}
+
+/**
+ * A value read from the session under `key`. Objects and arrays come back as
+ * proxies that mark the session changed when anything in them, at any depth,
+ * is written or deleted; so a request that only reads encodes nothing, and a
+ * mutation in place is still saved. A Date cannot be watched by a proxy (its
+ * methods need the real object): its key is compared with the loaded bytes at
+ * the end instead.
+ */
+export function tracked (state: SessionState, key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (value instanceof Date) {
+    (state.handedOut ??= new Set()).add(key)
+    return value
+  }
+  const proxies = state.proxies ??= new WeakMap()
+  let proxy = proxies.get(value)
+  if (proxy === undefined) {
+    proxy = new Proxy(value, trackingHandler(state, key))
+    proxies.set(value, proxy)
+    targets.set(proxy, value)
+  }
+  return proxy
+}
+
+function trackingHandler (state: SessionState, key: string): ProxyHandler<object> {
+  return {
+    get (target, property) {
+      const value: unknown = Reflect.get(target, property)
+      return typeof property === 'symbol' ? value : tracked(state, key, value)
+    },
+    set (target, property, value) {
+      state.dirty = true
+      return Reflect.set(target, property, unwrap(value))
+    },
+    deleteProperty (target, property) {
+      state.dirty = true
+      return Reflect.deleteProperty(target, property)
+    },
+    defineProperty (target, property, descriptor) {
+      state.dirty = true
+      return Reflect.defineProperty(target, property, descriptor)
+    }
+  }
+}
+
+/** The part of Session the property view needs. */
+interface AttributeAccess {
+  [kState]: SessionState
+  get: (key: string) => unknown
+  set: (key: string, value: never) => unknown
+  delete: (key: string) => unknown
+}
+
+/**
+ * `request.session` as @fastify/session users write it: attributes as
+ * properties (`session.user = x`, `session.user`, `delete session.user`,
+ * `'user' in session`, `Object.keys(session)`), with the validation and change
+ * detection of get() and set(). Names the session object already has (its
+ * API) cannot be assigned: FST_MSM_RESERVED_NAME says to use set().
+ */
+export function withAttributeProperties<S extends AttributeAccess> (session: S): S {
+  return new Proxy(session, SESSION_VIEW) as S
+}
+
+const SESSION_VIEW: ProxyHandler<AttributeAccess> = {
+  get (target, property, receiver) {
+    if (typeof property === 'symbol' || property in target) return Reflect.get(target, property, receiver)
+    return target.get(property)
+  },
+  set (target, property, value) {
+    if (typeof property === 'symbol' || property in target) throw new FST_MSM_RESERVED_NAME(String(property), String(property))
+    target.set(property, value as never)
+    return true
+  },
+  deleteProperty (target, property) {
+    if (typeof property === 'symbol' || property in target) throw new FST_MSM_RESERVED_NAME(String(property), String(property))
+    target.delete(property)
+    return true
+  },
+  has (target, property) {
+    return property in target || (typeof property === 'string' && Object.hasOwn(target[kState].attributes, property))
+  },
+  ownKeys (target) {
+    return Object.keys(target[kState].attributes)
+  },
+  getOwnPropertyDescriptor (target, property) {
+    if (typeof property !== 'string' || !Object.hasOwn(target[kState].attributes, property)) return undefined
+    return { value: target.get(property), writable: true, enumerable: true, configurable: true }
+  }
+}
