@@ -25,7 +25,8 @@ const SCENARIOS = [
   { key: 'e', name: 'fastify-msm non-sticky, modifying', route: '/write' },
   { key: 'f', name: "fastify-msm lockingMode 'all', modifying", route: '/write' },
   { key: 'g', name: 'fastify-msm sticky, read-only', route: '/read' },
-  { key: 'h', name: 'fastify-msm read-only, stats: false', route: '/read' }
+  { key: 'h', name: 'fastify-msm read-only, stats: false', route: '/read' },
+  { key: 'i', name: 'fastify-msm read-only, request.session.user.id', route: '/read' }
 ] as const
 
 interface Server { key: string, base: string, child: ChildProcess, cookies: string[] }

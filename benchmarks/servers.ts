@@ -34,6 +34,13 @@ const msmAdapter: Adapter = {
   write: (request) => { request.session.set('hits', ((request.session.get('hits') as number | undefined) ?? 0) + 1) }
 }
 
+/** The same, in @fastify/session's property style: request.session.user.id */
+const msmPropertyAdapter: Adapter = {
+  login: (request) => { for (const [key, value] of Object.entries(PAYLOAD)) request.session[key] = value },
+  read: (request) => request.session.user?.id,
+  write: (request) => { request.session.hits = ((request.session.hits as number | undefined) ?? 0) + 1 }
+}
+
 const fastifySessionAdapter: Adapter = {
   login: (request) => { for (const [key, value] of Object.entries(PAYLOAD)) request.session.set(key, value) },
   read: (request) => request.session.get('user')?.id,
@@ -74,6 +81,10 @@ async function build (scenario: string, nodes: string): Promise<FastifyInstance>
     case 'h':
       await app.register(msm, { nodes, stats: false })
       adapter = msmAdapter
+      break
+    case 'i':
+      await app.register(msm, { nodes })
+      adapter = msmPropertyAdapter
       break
     default:
       throw new Error(`unknown scenario ${scenario}`)
