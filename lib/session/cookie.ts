@@ -75,15 +75,21 @@ export class SessionCookie {
     return { parsed, present: true, renew }
   }
 
-  /** `maxAgeMs`: this session's own lifetime (session.options, session.cookie.maxAge), else the configured one. */
-  set (reply: FastifyReply, id: string, maxAgeMs: number | null = null): void {
+  /**
+   * `maxAgeMs`: this response's own lifetime (session.options,
+   * session.cookie.maxAge), else the configured one. With `secure: 'auto'` on
+   * a plain HTTP request, SameSite=None (which browsers refuse without
+   * Secure) is sent as Lax, as @fastify/session does.
+   */
+  set (reply: FastifyReply, id: string, maxAgeMs: number | null = null, https = true): void {
     const attributes = this.#attributes
+    const insecureAuto = attributes.secure === 'auto' && !https
     reply.setCookie(this.#name, id, {
       path: attributes.path,
       domain: attributes.domain,
       httpOnly: attributes.httpOnly,
       secure: attributes.secure,
-      sameSite: attributes.sameSite,
+      sameSite: insecureAuto && attributes.sameSite === 'none' ? 'lax' : attributes.sameSite,
       maxAge: maxAgeMs === null ? attributes.maxAge : Math.round(maxAgeMs / 1000),
       signed: this.#signing
     })

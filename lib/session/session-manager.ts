@@ -240,6 +240,6 @@ export class SessionManager {
     const extended = await persistence.finish(state, request.log)
     // A cookie with a maxAge rolls with the session's lifetime in memcached
     if (extended && (cookie.rolls || state.cookieMaxAgeMs !== null)) state.sendCookie = true
-    if (state.sendCookie) cookie.set(reply, state.id, state.cookieMaxAgeMs)
+    if (state.sendCookie) cookie.set(reply, state.id, state.cookieMaxAgeMs, state.https)
   }
 }
