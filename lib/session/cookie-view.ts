@@ -10,6 +10,7 @@ import type { SessionState } from './session-state.js'
 export class SessionCookieView {
   readonly #state: SessionState
 
+  /** @internal A view of one request's session. */
   constructor (state: SessionState) {
     this.#state = state
   }
@@ -65,7 +66,7 @@ export class SessionCookieView {
   }
 }
 
-/** A per-session cookie lifetime in ms (null: the configured one); the cookie is sent again. */
+/** @internal A per-session cookie lifetime in ms (null: the configured one); the cookie is sent again. */
 export function setCookieMaxAge (state: SessionState, milliseconds: number | null | undefined): void {
   if (milliseconds !== null && milliseconds !== undefined && (!Number.isFinite(milliseconds) || milliseconds < 0)) {
     throw new TypeError('session cookie maxAge takes milliseconds, a finite number of at least 0, or null')

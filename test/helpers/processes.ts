@@ -13,26 +13,39 @@ export interface AppProcess {
   stop: () => Promise<void>
 }
 
-/** Starts test/helpers/app-process.ts in a child process and waits for its URL. */
-export async function startAppProcess (options: object): Promise<AppProcess> {
-  const script = join(__dirname, 'app-process.ts')
+export interface AppProcessOptions {
+  /** The app module to run (it prints its URL on the first line of stdout); test/helpers/app-process.ts by default. */
+  script?: string
+  /** How long to wait for the URL, and for the process to exit on stop() before SIGKILL. */
+  timeoutMs?: number
+}
+
+/** Starts test/helpers/app-process.ts (or `script`) in a child process and waits for its URL. */
+export async function startAppProcess (options: object, { script = join(__dirname, 'app-process.ts'), timeoutMs = 30_000 }: AppProcessOptions = {}): Promise<AppProcess> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, JSON.stringify(options, (_key, value) =>
     value instanceof RegExp ? value.source : value as unknown)], { stdio: ['ignore', 'pipe', 'inherit'] })
   running.add(child)
   child.once('exit', () => running.delete(child))
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  let timer: NodeJS.Timeout | undefined
   const base = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve)
     child.once('exit', (code) => reject(new Error(`app process exited with ${code}`)))
-  })
+    timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`app process ${script} printed no URL within ${timeoutMs} ms`))
+    }, timeoutMs)
+  }).finally(() => clearTimeout(timer))
   return {
     base,
     child,
     stop: async () => {
-      if (child.exitCode !== null) return
+      if (child.exitCode !== null || child.signalCode !== null) return
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
+      const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
       await exited
+      clearTimeout(killer)
     }
   }
 }

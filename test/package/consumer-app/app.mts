@@ -23,8 +23,8 @@ app.get('/visit', async (request) => {
   const session: Session = request.session
   const visits = (session.get('visits') ?? 0) + 1
   session.set('visits', visits)
-  session.set('user', { id: 'ada', roles: ['admin'] })
-  return { visits, user: session.get('user')?.id ?? null }
+  request.session.user = { id: 'ada', roles: ['admin'] }
+  return { visits, user: request.session.user?.id ?? null, sessionId: request.session.sessionId }
 })
 app.get('/stats', async () => {
   const stats: MsmStats = app.msm.stats()
