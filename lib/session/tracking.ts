@@ -73,19 +73,27 @@ export function withAttributeProperties<S extends AttributeAccess> (session: S):
   return new Proxy(session, SESSION_VIEW) as S
 }
 
+/**
+ * A name of the API (or of every object: toString, hasOwnProperty…), or
+ * `then`, which would make `await request.session` treat the session as a promise.
+ */
+function reserved (target: AttributeAccess, property: string | symbol): boolean {
+  return typeof property === 'symbol' || property in target || property === 'then'
+}
+
 const SESSION_VIEW: ProxyHandler<AttributeAccess> = {
   get (target, property, receiver) {
     if (typeof property === 'symbol' || property in target) return Reflect.get(target, property, receiver)
     return target.get(property)
   },
   set (target, property, value) {
-    if (typeof property === 'symbol' || property in target) throw new FST_MSM_RESERVED_NAME(String(property), String(property))
-    target.set(property, value as never)
+    if (reserved(target, property)) throw new FST_MSM_RESERVED_NAME(String(property), String(property))
+    target.set(property as string, value as never)
     return true
   },
   deleteProperty (target, property) {
-    if (typeof property === 'symbol' || property in target) throw new FST_MSM_RESERVED_NAME(String(property), String(property))
-    target.delete(property)
+    if (reserved(target, property)) throw new FST_MSM_RESERVED_NAME(String(property), String(property))
+    target.delete(property as string)
     return true
   },
   has (target, property) {

@@ -66,12 +66,13 @@ describe('attributes as properties', () => {
     const { client } = await startApp(cluster, apps, {}, appWith({
       'GET /assign': async (request) => { request.session.cookie = 'x'; return { ok: true } },
       'GET /delete': async (request) => { delete request.session.regenerate; return { ok: true } },
+      'GET /then': async (request) => { request.session.then = 1; return { ok: true } },
       'GET /set': async (request) => {
         request.session.set('cookie', 'chocolate')
         return { stored: request.session.get('cookie'), api: typeof request.session.cookie }
       }
     }))
-    for (const path of ['/assign', '/delete']) {
+    for (const path of ['/assign', '/delete', '/then']) {
       const response = await client.get(path)
       assert.equal(response.status, 500)
       assert.equal(response.body.code, 'FST_MSM_RESERVED_NAME')
