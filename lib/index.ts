@@ -16,6 +16,7 @@ export default msmPlugin
 export { msmPlugin, msmPlugin as fastifyMsm }
 export type * from './types/index.js'
 export { Session, type MsmSession, type SessionCallback } from './session/session.js'
+export type { SessionCookieView } from './session/cookie-view.js'
 export * as errors from './errors.js'
 export { SESSION_SCHEMA, JSON_VALUE_SCHEMA } from './serialization/avro-types.js'
 export { jsonSerializer } from './serialization/serializer-codec.js'
