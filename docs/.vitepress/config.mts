@@ -36,6 +36,7 @@ export default defineConfig({
           { text: 'Errors', link: '/errors' },
           { text: 'Dependencies', link: '/dependencies' },
           { text: 'FAQ and troubleshooting', link: '/faq' },
+          { text: 'Contributing and tests', link: '/contributing' },
           { text: 'API reference (TypeDoc)', link: '/api/index.html', target: '_self' }
         ]
       }
