@@ -9,7 +9,7 @@ import type { Timings } from '../stats/timings.js'
 import { FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILABLE } from '../errors.js'
 import { BoundedLru } from '../util/lru.js'
 import { debug } from '../ids/log-id.js'
-import { markStored, mayHaveChanged, type SessionState } from './session-state.js'
+import { isUninitialized, markStored, mayHaveChanged, type SessionState } from './session-state.js'
 import type { Expiry } from './expiry.js'
 import type { LocalRecord, StickyStrategy } from './sticky-strategy.js'
 import { CopyKeeper } from './copy-keeper.js'
@@ -86,7 +86,7 @@ export class SessionPersistence {
    * copy was stored.
    */
   async saveNow (state: SessionState, log: FastifyBaseLogger): Promise<void> {
-    if (state.id === null || (state.isNew && !state.forceWrite && !mayHaveChanged(state))) return
+    if (state.id === null || isUninitialized(state)) return
     const bytes = this.#changedAttributes(state) ?? (state.isNew ? this.#currentBytes(state) : null)
     if (bytes === null) {
       state.saved = true
@@ -117,7 +117,7 @@ export class SessionPersistence {
     const started = timings.start()
     if (!state.forceWrite && !state.dirty && state.loadedBytes !== null && state.handedOut !== null &&
       codec.keysUnchanged?.(state.attributes, state.handedOut, state.loadedBytes) === true) {
-      // Only objects handed out by get() could have changed, and they did not
+      // Only Dates read from the session (which no proxy can watch) could have changed, and they did not
       timings.since('serialize', started)
       return null
     }

@@ -7,7 +7,7 @@ import type { Timings } from '../stats/timings.js'
 import { FST_MSM_LOCK_TIMEOUT } from '../errors.js'
 import type { ParsedSessionId } from '../ids/session-id.js'
 import { disabledSession, Session } from './session.js'
-import { createState, kState, mayHaveChanged, type SessionState } from './session-state.js'
+import { createState, isUninitialized, kState, mayHaveChanged, type SessionState } from './session-state.js'
 import { withAttributeProperties } from './tracking.js'
 import type { CookieRead } from './cookie.js'
 import type { Expiry } from './expiry.js'
@@ -236,7 +236,7 @@ export class SessionManager {
       return
     }
     // A new session that holds nothing is not stored, and gets no cookie
-    if (state.isNew && !state.forceWrite && !mayHaveChanged(state)) return
+    if (isUninitialized(state)) return
     const extended = await persistence.finish(state, request.log)
     // A cookie with a maxAge rolls with the session's lifetime in memcached
     if (extended && (cookie.rolls || state.cookieMaxAgeMs !== null)) state.sendCookie = true

@@ -96,6 +96,14 @@ export function mayHaveChanged (state: SessionState): boolean {
   return state.dirty || state.handedOut !== null
 }
 
+/**
+ * @internal A new session that holds nothing: it is never stored and gets no
+ * cookie (@fastify/session's saveUninitialized: false).
+ */
+export function isUninitialized (state: SessionState): boolean {
+  return state.isNew && !state.forceWrite && !mayHaveChanged(state)
+}
+
 /** @internal */
 export function createState (host: SessionHost, now: number, https = false): SessionState {
   return {
