@@ -10,6 +10,8 @@ import type avro from 'avsc'
  * `__proto__` (a decoder assigning it would replace an object's prototype).
  */
 const MAX_NESTING = 80
+/** avsc's own bound (isSafeLong): beyond it, decoding throws "potential precision loss". */
+const MAX_SAFE_LONG = 9007199254740990
 const PROTO_KEY = Buffer.from('__proto__')
 
 class Corrupt extends Error {}
@@ -113,12 +115,26 @@ function compile (type: AvroTypeShape): Node {
   return node
 }
 
+/** Skips a map key; `__proto__` is refused (a decoder assigning it would replace an object's prototype). */
+function mapKey (reader: Reader): { start: number, length: number } {
+  const key = reader.skipString()
+  if (key.length === PROTO_KEY.length && PROTO_KEY.equals(reader.buf.subarray(key.start, key.start + key.length))) {
+    throw new Corrupt(`map key __proto__ at byte ${key.start}`)
+  }
+  return key
+}
+
 function walk (reader: Reader, node: Node, depth: number): void {
   if (depth > MAX_NESTING) throw new Corrupt('nested too deeply')
   switch (node.kind) {
     case Kind.Null: return
     case Kind.Boolean: reader.skip(1); return
-    case Kind.Varint: reader.long(); return
+    case Kind.Varint: {
+      // avsc refuses to decode a long it cannot represent exactly; so does this check, with the same bounds
+      const value = reader.long()
+      if (value > MAX_SAFE_LONG || value < -MAX_SAFE_LONG) throw new Corrupt('a long outside the range JavaScript numbers hold exactly')
+      return
+    }
     case Kind.Float: reader.skip(4); return
     case Kind.Double: reader.skip(8); return
     case Kind.Bytes: reader.skipString(); return
@@ -142,10 +158,7 @@ function walk (reader: Reader, node: Node, depth: number): void {
       const values = node.children[0] as Node
       for (let count = reader.blockCount(); count !== 0; count = reader.blockCount()) {
         for (let i = 0; i < count; i++) {
-          const key = reader.skipString()
-          if (key.length === PROTO_KEY.length && PROTO_KEY.equals(reader.buf.subarray(key.start, key.start + key.length))) {
-            throw new Corrupt(`map key __proto__ at byte ${key.start}`)
-          }
+          mapKey(reader)
           walk(reader, values, depth + 1)
         }
       }
@@ -174,6 +187,51 @@ export function checkAvroBytes (type: avro.Type, buf: Uint8Array, start: number)
     throw error
   }
   return { end: reader.pos }
+}
+
+/** A top-level map entry: its key and the byte range of its value. */
+export interface MapEntry {
+  key: string
+  start: number
+  end: number
+}
+
+/**
+ * checkAvroBytes for a record whose last field may be a map (the generic
+ * Session record): the same check, and in the same pass the byte range of
+ * each entry of that map, so that values can be decoded one by one later.
+ * `entries` is null when the last field is not a map.
+ */
+export function checkRecordWithMapEntries (type: avro.Type, buf: Buffer, start: number): { end: number, entries: MapEntry[] | null } | { problem: string } {
+  const reader = new Reader(buf, start)
+  const record = compile(type as unknown as AvroTypeShape)
+  const fields = record.children
+  const last = fields[fields.length - 1]
+  try {
+    for (let i = 0; i < fields.length - 1; i++) walk(reader, fields[i] as Node, 1)
+    if (last === undefined || last.kind !== Kind.Map) {
+      if (last !== undefined) walk(reader, last, 1)
+      return { end: reader.pos, entries: null }
+    }
+    return { entries: walkMapEntries(reader, buf, last), end: reader.pos }
+  } catch (error) {
+    if (error instanceof Corrupt) return { problem: error.message }
+    throw error
+  }
+}
+
+function walkMapEntries (reader: Reader, buf: Buffer, map: Node): MapEntry[] {
+  const values = map.children[0] as Node
+  const entries: MapEntry[] = []
+  for (let count = reader.blockCount(); count !== 0; count = reader.blockCount()) {
+    for (let i = 0; i < count; i++) {
+      const key = mapKey(reader)
+      const start = reader.pos
+      walk(reader, values, 2)
+      entries.push({ key: buf.toString('utf8', key.start, key.start + key.length), start, end: reader.pos })
+    }
+  }
+  return entries
 }
 
 /**

@@ -2,7 +2,8 @@ import type avro from 'avsc'
 import type { Attributes } from '../types/index.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable } from './attribute-value.js'
-import { checkAvroBytes, mapValueSlices } from './avro-bounds.js'
+import { checkAvroBytes, checkRecordWithMapEntries, mapValueSlices } from './avro-bounds.js'
+import { lazyAttributes } from './lazy-attributes.js'
 import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
 import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type SessionCodec, META_SCHEMA, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
@@ -93,17 +94,16 @@ export class AvroSessionCodec implements SessionCodec {
     if (bytes[1] !== SINGLE_OBJECT_MARKER[0] || bytes[2] !== SINGLE_OBJECT_MARKER[1]) return { ok: false, reason: 'no Avro single-object marker' }
     const fingerprint = bytes.subarray(3, HEADER_LENGTH)
     if (!fingerprint.equals(this.fingerprint)) return { ok: 'unknown-schema', fingerprint: fingerprint.toString('hex'), bytes }
-    const checked = checkAvroBytes(this.type, bytes, HEADER_LENGTH)
+    const checked = checkRecordWithMapEntries(this.type, bytes, HEADER_LENGTH)
     if ('problem' in checked) return { ok: false, reason: checked.problem }
     if (checked.end !== bytes.length) return { ok: false, reason: 'trailing bytes after the record' }
     try {
       const meta = this.#metaType.decode(bytes, HEADER_LENGTH)
-      const attributes = this.#attributesType.decode(bytes, meta.offset).value as Attributes
       return {
         ok: true,
         session: {
           meta: readMeta(meta.value as Record<string, unknown>),
-          attributes: this.#typedFields === null ? attributes : { ...attributes },
+          attributes: checked.entries === null ? { ...this.#attributesType.decode(bytes, meta.offset).value as Attributes } : lazyAttributes(checked.entries, bytes, this.#decodeValue),
           attributesBytes: bytes.subarray(meta.offset)
         }
       }
@@ -132,6 +132,9 @@ export class AvroSessionCodec implements SessionCodec {
       return { ok: false, reason: `avro resolution failed: ${(error as Error).message}` }
     }
   }
+
+  /** One value of the generic attribute map, at `start` in checked bytes. */
+  readonly #decodeValue = (bytes: Buffer, start: number): unknown => (this.#attributesType as avro.types.MapType).valuesType.decode(bytes, start).value
 
   #resolver (writer: avro.Type): Resolver | Error {
     let resolver = this.#resolvers.get(writer)

@@ -1,0 +1,93 @@
+// Loaded generic sessions decode each attribute the first time it is read
+// (lib/serialization/lazy-attributes.ts): what a route sees must be exactly
+// what an eager decode gives, and corrupt bytes must still be "no session"
+// at load time, never an error later inside a route.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import avro from 'avsc'
+import { lazyAttributes } from '../../lib/serialization/lazy-attributes.js'
+import { checkRecordWithMapEntries } from '../../lib/serialization/avro-bounds.js'
+import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
+import { HEADER_LENGTH } from '../../lib/serialization/codec-format.js'
+import { SESSION_SCHEMA } from '../../lib/serialization/avro-types.js'
+
+const codec = new AvroSessionCodec()
+const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 1800 }
+const stored = { user: { id: 'u1', roles: ['a'] }, n: 3, when: new Date(1_700_000_000_123), cart: [{ sku: 'x', qty: 2 }] }
+
+function countingDecode (): { decode: (bytes: Buffer, start: number) => unknown, decoded: string[] } {
+  const valueType = (codec.type as avro.types.RecordType).field('attributes').type as avro.types.MapType
+  const decoded: string[] = []
+  return {
+    decoded,
+    decode: (bytes, start) => {
+      const value = valueType.valuesType.decode(bytes, start).value
+      decoded.push(JSON.stringify(value))
+      return value
+    }
+  }
+}
+
+function loaded (): { attributes: Record<string, unknown>, decoded: string[] } {
+  const bytes = Buffer.from(codec.encodeValue(meta, codec.encodeAttributes(stored as never)), 'base64')
+  const checked = checkRecordWithMapEntries(codec.type, bytes, HEADER_LENGTH)
+  assert.ok('entries' in checked && checked.entries !== null)
+  const { decode, decoded } = countingDecode()
+  return { attributes: lazyAttributes(checked.entries, bytes, decode), decoded }
+}
+
+test('only the attributes that are read are decoded, each once', () => {
+  const { attributes, decoded } = loaded()
+  assert.deepEqual(Object.keys(attributes), ['user', 'n', 'when', 'cart'])
+  assert.ok('cart' in attributes && Object.hasOwn(attributes, 'cart'))
+  assert.deepEqual(decoded, [], 'listing and testing keys decodes nothing')
+  assert.equal((attributes.user as { id: string }).id, 'u1')
+  assert.equal((attributes.user as { id: string }).id, 'u1')
+  assert.equal(decoded.length, 1, 'user decoded once; cart, n and when not at all')
+  assert.equal(attributes.user, attributes.user, 'the same object on every read')
+})
+
+test('setting or deleting an attribute that was never read decodes nothing', () => {
+  const { attributes, decoded } = loaded()
+  attributes.cart = []
+  assert.equal(delete attributes.n, true)
+  assert.deepEqual(decoded, [])
+  assert.deepEqual(attributes.cart, [])
+  assert.equal('n' in attributes, false)
+})
+
+test('the whole object equals an eager decode: spread, JSON and deep equality', () => {
+  const { attributes } = loaded()
+  const eager = (codec.type.fromBuffer(Buffer.from(codec.encodeValue(meta, codec.encodeAttributes(stored as never)), 'base64').subarray(HEADER_LENGTH)) as { attributes: object }).attributes
+  assert.deepStrictEqual({ ...attributes }, eager)
+  assert.deepStrictEqual(attributes, eager)
+  assert.equal(JSON.stringify(loaded().attributes), JSON.stringify(stored))
+  assert.ok((attributes.when as Date) instanceof Date)
+})
+
+test('a stored long that JavaScript cannot hold exactly is "no session" at load time, not an error in a route', () => {
+  const forged = avro.Type.forSchema(SESSION_SCHEMA as never, { wrapUnions: true })
+  const header = Buffer.from(codec.encodeValue(meta, codec.encodeAttributes({})), 'base64').subarray(0, HEADER_LENGTH)
+  for (const millis of [2 ** 60, -(2 ** 60), 9007199254740991]) {
+    // a timestamp-millis long past avsc's exact range: decoding it throws "potential precision loss"
+    const body = Buffer.from(forged.toBuffer({ ...meta, attributes: {} }))
+    const attributes = Buffer.concat([Buffer.from([2, 2, 0x77]), Buffer.from([12]), zigzagVarint(millis), Buffer.from([0])])
+    const value = Buffer.concat([header, body.subarray(0, body.length - 1), attributes]).toString('base64')
+    const result = codec.decodeValue(value)
+    assert.equal(result.ok, false, `long ${millis}`)
+  }
+  const fine = codec.decodeValue(codec.encodeValue(meta, codec.encodeAttributes({ w: new Date(8.64e15) } as never)))
+  assert.ok(fine.ok === true && (fine.session.attributes.w as Date).getTime() === 8.64e15, 'the largest Date still loads')
+})
+
+/** Avro's zigzag varint of a (possibly huge) integer, exactly. */
+function zigzagVarint (value: number): Buffer {
+  let n = BigInt(value) >= 0n ? BigInt(value) * 2n : -BigInt(value) * 2n - 1n
+  const bytes: number[] = []
+  while (n >= 0x80n) {
+    bytes.push(Number(n & 0x7fn) | 0x80)
+    n >>= 7n
+  }
+  bytes.push(Number(n))
+  return Buffer.from(bytes)
+}
