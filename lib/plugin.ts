@@ -82,7 +82,17 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   const expiry = new Expiry(config)
   const sticky = local === null
     ? null
-    : new StickySessions({ local, ring, store, route: config.route, expiry, counters, hashId, remove: async (id, nodeId) => { await manager.remove(id, nodeId) } })
+    : new StickySessions({
+      local,
+      ring,
+      store,
+      route: config.route,
+      expiry,
+      counters,
+      hashId,
+      remove: async (id, nodeId) => { await manager.remove(id, nodeId) },
+      decodeAttributes: (bytes) => codec.decodeAttributes(bytes)
+    })
   const persistence = new SessionPersistence({
     config, store, ring, codec, expiry, counters, timings, queue, sticky, hashId, log: fastify.log, newId: () => newSessionId(ring, config.route)
   })

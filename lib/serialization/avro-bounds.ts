@@ -234,22 +234,12 @@ function walkMapEntries (reader: Reader, buf: Buffer, map: Node): MapEntry[] {
   return entries
 }
 
-/**
- * The byte range of each top-level entry's value in trusted map bytes (bytes
- * that passed checkAvroBytes), for per-key change detection.
- */
+/** The entries of trusted map bytes (bytes this process encoded, or that passed the check). */
+export function mapEntries (mapType: avro.Type, buf: Buffer): MapEntry[] {
+  return walkMapEntries(new Reader(buf, 0), buf, compile(mapType as unknown as AvroTypeShape))
+}
+
+/** The bytes of each top-level entry's value in trusted map bytes, for per-key change detection. */
 export function mapValueSlices (mapType: avro.Type, buf: Buffer): Map<string, Buffer> {
-  const node = compile(mapType as unknown as AvroTypeShape)
-  const values = node.children[0] as Node
-  const reader = new Reader(buf, 0)
-  const slices = new Map<string, Buffer>()
-  for (let count = reader.blockCount(); count !== 0; count = reader.blockCount()) {
-    for (let i = 0; i < count; i++) {
-      const key = reader.skipString()
-      const start = reader.pos
-      walk(reader, values, 1)
-      slices.set(buf.toString('utf8', key.start, key.start + key.length), buf.subarray(start, reader.pos))
-    }
-  }
-  return slices
+  return new Map(mapEntries(mapType, buf).map((entry) => [entry.key, buf.subarray(entry.start, entry.end)]))
 }

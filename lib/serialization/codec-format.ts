@@ -56,6 +56,8 @@ export interface SessionCodec {
   /** Throws a coded error, naming the path, for a value this codec cannot store faithfully. */
   validate: (key: string, value: unknown) => void
   encodeAttributes: (attributes: Attributes) => Buffer
+  /** The attributes back from bytes that encodeAttributes made in this process (sticky mode's local copies). */
+  decodeAttributes: (attributesBytes: Buffer) => Attributes
   encodeValue: (meta: SessionMeta, attributesBytes: Buffer) => string
   decodeValue: (stored: unknown) => DecodeResult
 }

@@ -31,6 +31,10 @@ export class SerializerSessionCodec implements SessionCodec {
     return Buffer.from(this.#serializer.encode(attributes))
   }
 
+  decodeAttributes (attributesBytes: Buffer): Attributes {
+    return this.#serializer.decode(attributesBytes)
+  }
+
   encodeValue (meta: SessionMeta, attributesBytes: Buffer): string {
     return Buffer.concat([this.#header, this.#metaType.toBuffer(metaFields(meta)), attributesBytes]).toString('base64')
   }

@@ -2,7 +2,7 @@ import type avro from 'avsc'
 import type { Attributes } from '../types/index.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable } from './attribute-value.js'
-import { checkAvroBytes, checkRecordWithMapEntries, mapValueSlices } from './avro-bounds.js'
+import { checkAvroBytes, checkRecordWithMapEntries, mapEntries, mapValueSlices } from './avro-bounds.js'
 import { lazyAttributes } from './lazy-attributes.js'
 import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
@@ -80,6 +80,11 @@ export class AvroSessionCodec implements SessionCodec {
       if (!valueType.toBuffer(attributes[key]).equals(before)) return false
     }
     return true
+  }
+
+  decodeAttributes (attributesBytes: Buffer): Attributes {
+    if (this.#typedFields !== null) return { ...this.#attributesType.fromBuffer(attributesBytes) as Attributes }
+    return lazyAttributes(mapEntries(this.#attributesType, attributesBytes), attributesBytes, this.#decodeValue)
   }
 
   encodeValue (meta: SessionMeta, attributesBytes: Buffer): string {

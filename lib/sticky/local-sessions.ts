@@ -4,12 +4,16 @@ import { BoundedLru } from '../util/lru.js'
 /** A session held in this process (sticky mode). */
 export interface LocalEntry {
   nodeId: string
-  /** Shared by the requests of this session in this process, like a servlet session. */
-  attributes: Attributes
+  /**
+   * The attributes object of the requests in flight, shared by them like a
+   * servlet session's. Held weakly: between requests the session is kept as
+   * its bytes alone (storedBytes), about a tenth of its decoded size.
+   */
+  live: WeakRef<Attributes> | null
   createdAt: number
   /** The last request: the local idle clock. */
   accessedAt: number
-  /** The attribute bytes and time of the last write sent to memcached. */
+  /** The attribute bytes and time of the last write sent to memcached: the session, between requests. */
   storedBytes: Buffer
   storedAt: number
   /** The last write or touch sent to memcached, which set its TTL. */

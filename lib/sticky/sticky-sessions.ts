@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { MsmCounters } from '../types/index.js'
+import type { Attributes, MsmCounters } from '../types/index.js'
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { SessionStore } from '../store/session-store.js'
 import { movedSessionId, type ParsedSessionId } from '../ids/session-id.js'
@@ -19,6 +19,8 @@ export interface StickyParts {
   /** Deletes a session's stored copies (SessionHost.remove). */
   remove: (id: string, nodeId: string) => Promise<void>
   hashId: (id: string) => string
+  /** The attributes back from stored bytes (SessionCodec.decodeAttributes). */
+  decodeAttributes: (bytes: Buffer) => Attributes
 }
 
 /**
@@ -48,7 +50,7 @@ export class StickySessions implements StickyStrategy {
     state.localId = parsed.id
     state.nodeId = entry.nodeId
     state.isNew = false
-    state.attributes = entry.attributes
+    state.attributes = this.#attributesOf(entry)
     state.createdAt = entry.createdAt
     state.lastAccessedAt = entry.storedAt
     state.loadedBytes = entry.storedBytes
@@ -85,18 +87,27 @@ export class StickySessions implements StickyStrategy {
     const existing = state.localId === id ? local.get(id) : undefined
     const entry: LocalEntry = existing ?? {
       nodeId: state.nodeId as string,
-      attributes: state.attributes,
+      live: null,
       createdAt: state.createdAt,
       accessedAt: now,
       storedBytes: storedBytes(),
       storedAt: state.lastAccessedAt,
       extendedAt: state.lastAccessedAt
     }
-    entry.attributes = state.attributes
+    if (entry.live?.deref() !== state.attributes) entry.live = new WeakRef(state.attributes)
     entry.accessedAt = now
     local.set(id, entry)
     state.localId = id
     return entry
+  }
+
+  /** The requests in flight share one object; the first one decodes it from the bytes. */
+  #attributesOf (entry: LocalEntry): Attributes {
+    const live = entry.live?.deref()
+    if (live !== undefined) return live
+    const attributes = this.#parts.decodeAttributes(entry.storedBytes)
+    entry.live = new WeakRef(attributes)
+    return attributes
   }
 
   forget (id: string): void {
