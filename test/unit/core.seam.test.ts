@@ -321,6 +321,39 @@ describe('signed cookies', () => {
     assert.equal(again.body.n, 1)
     assert.deepEqual(rotated.client.lastSetCookie, [])
   })
+
+  test('a cookie is verified once, then remembered; one signed with an old secret is re-issued every time it comes', async () => {
+    const secrets = ['a new secret that is long enough!!', 'an old secret that is long enough!']
+    let verifications = 0
+    const app = Fastify()
+    await app.register(cookie, { secret: secrets })
+    app.addHook('onRequest', async (request) => {
+      const unsign = request.unsignCookie.bind(request)
+      request.unsignCookie = (value) => { verifications++; return unsign(value) }
+    })
+    await app.register(msm, msmOptions(cluster))
+    app.get('/count', async (request) => {
+      request.session.n = ((request.session.n as number | undefined) ?? 0) + 1
+      return { n: request.session.n }
+    })
+    apps.push(app)
+    const fresh = await app.inject({ url: '/count' })
+    const cookieHeader = `sessionId=${fresh.cookies[0]?.value as string}`
+    verifications = 0
+    for (let n = 2; n <= 4; n++) assert.equal((await app.inject({ url: '/count', headers: { cookie: cookieHeader } })).json().n, n)
+    assert.equal(verifications, 1, 'the second and third requests skip the HMAC')
+    const tampered = cookieHeader.slice(0, -3) + (cookieHeader.endsWith('AAA') ? 'BBB' : 'AAA')
+    for (let i = 0; i < 2; i++) assert.equal((await app.inject({ url: '/count', headers: { cookie: tampered } })).json().n, 1, 'a forged signature is never remembered')
+
+    const old = await startApp(cluster, apps, {}, { secret: secrets[1] })
+    await old.client.get('/count')
+    const oldCookie = `sessionId=${idOf(old.client)}`
+    for (let n = 5; n <= 6; n++) {
+      const renewed = await app.inject({ url: '/count', headers: { cookie: oldCookie } })
+      assert.equal(renewed.json().n, n - 3)
+      assert.equal(renewed.cookies.length, 1, 'each request with the old signature gets the cookie signed with the new secret')
+    }
+  })
 })
 
 describe('cookie attributes', () => {
