@@ -3,7 +3,7 @@ import type { Attributes } from '../types/index.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable } from './attribute-value.js'
 import { checkAvroBytes, checkRecordWithMapEntries, mapEntries, mapValueSlices } from './avro-bounds.js'
-import { lazyAttributes } from './lazy-attributes.js'
+import { hasUnreadValues, lazyAttributes, unreadValueBytes } from './lazy-attributes.js'
 import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
 import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type SessionCodec, META_SCHEMA, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
@@ -64,8 +64,27 @@ export class AvroSessionCodec implements SessionCodec {
   }
 
   encodeAttributes (attributes: Attributes): Buffer {
-    if (this.#typedFields === null) return this.#attributesType.toBuffer(attributes)
-    return this.#attributesType.toBuffer(this.#withDefaults(attributes))
+    if (this.#typedFields !== null) return this.#attributesType.toBuffer(this.#withDefaults(attributes))
+    if (hasUnreadValues(attributes)) return this.#encodeKeepingUnread(attributes)
+    return this.#attributesType.toBuffer(attributes)
+  }
+
+  /**
+   * The map as avsc writes it (one block: count, then key and value of each
+   * entry, then 0), with each value never read copied from its stored bytes
+   * instead of being decoded and encoded again.
+   */
+  #encodeKeepingUnread (attributes: Attributes): Buffer {
+    const valueType = (this.#attributesType as avro.types.MapType).valuesType
+    const keys = Object.keys(attributes)
+    const parts: Buffer[] = []
+    if (keys.length > 0) parts.push(avroLong(keys.length))
+    for (const key of keys) {
+      const keyBytes = Buffer.from(key, 'utf8')
+      parts.push(avroLong(keyBytes.length), keyBytes, unreadValueBytes(attributes, key) ?? valueType.toBuffer(attributes[key]))
+    }
+    parts.push(avroLong(0))
+    return Buffer.concat(parts)
   }
 
   /** The generic type encodes each map value on its own, so keys can be compared one by one. */
@@ -167,4 +186,16 @@ export class AvroSessionCodec implements SessionCodec {
     }
     return complete as Attributes
   }
+}
+
+/** Avro's encoding of a non-negative long: zigzag, then a base-128 varint. */
+function avroLong (value: number): Buffer {
+  const bytes: number[] = []
+  let rest = value * 2
+  while (rest >= 0x80) {
+    bytes.push((rest % 0x80) | 0x80)
+    rest = Math.floor(rest / 0x80)
+  }
+  bytes.push(rest)
+  return Buffer.from(bytes)
 }

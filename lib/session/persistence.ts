@@ -13,6 +13,7 @@ import { isUninitialized, markStored, mayHaveChanged, type SessionState } from '
 import type { Expiry } from './expiry.js'
 import type { LocalRecord, StickyStrategy } from './sticky-strategy.js'
 import { CopyKeeper } from './copy-keeper.js'
+import { unreadValueBytes } from '../serialization/lazy-attributes.js'
 
 /** Sessions whose last touch this process remembers, to touch each at most once per touchInterval. */
 const TOUCH_MEMORY = 10_000
@@ -121,7 +122,10 @@ export class SessionPersistence {
       timings.since('serialize', started)
       return null
     }
-    for (const key of Object.keys(state.attributes)) codec.validate(key, state.attributes[key])
+    for (const key of Object.keys(state.attributes)) {
+      // A value never read since it was loaded is what was stored: valid, and not worth decoding
+      if (unreadValueBytes(state.attributes, key) === undefined) codec.validate(key, state.attributes[key])
+    }
     const bytes = codec.encodeAttributes(state.attributes)
     timings.since('serialize', started)
     if (!state.forceWrite && state.loadedBytes !== null && bytes.equals(state.loadedBytes)) return null

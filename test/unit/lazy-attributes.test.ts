@@ -91,3 +91,26 @@ function zigzagVarint (value: number): Buffer {
   bytes.push(Number(n))
   return Buffer.from(bytes)
 }
+
+test("a write copies the values never read: the bytes are exactly avsc's encoding of the whole map", () => {
+  const mapType = (codec.type as avro.types.RecordType).field('attributes').type
+  const cases: Array<[string, (attributes: Record<string, unknown>) => void]> = [
+    ['nothing changed', () => {}],
+    ['one value set, never read', (a) => { a.n = 8 }],
+    ['one read and changed in place', (a) => { (a.user as { id: string }).id = 'u2' }],
+    ['a key added', (a) => { a.extra = { deep: [1, 'two', null] } }],
+    ['a key deleted', (a) => { delete a.cart }],
+    ['a key deleted, then set again', (a) => { delete a.cart; a.cart = ['new'] }],
+    ['every key deleted', (a) => { for (const key of Object.keys(a)) delete a[key] }]
+  ]
+  for (const [name, change] of cases) {
+    const { attributes, decoded } = loaded()
+    change(attributes)
+    const before = decoded.length
+    const spliced = codec.encodeAttributes(attributes as never)
+    assert.equal(decoded.length, before, `${name}: encoding decoded nothing`)
+    const eager = loaded().attributes
+    change(eager)
+    assert.ok(spliced.equals(mapType.toBuffer({ ...eager })), name)
+  }
+})
