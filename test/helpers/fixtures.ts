@@ -1,4 +1,4 @@
-import { after, afterEach, before } from 'node:test'
+import { after, afterEach, before, beforeEach } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { type MemcachedCluster, startCluster } from './memcached.js'
 
@@ -19,6 +19,28 @@ export function useSharedCluster<C extends Stoppable = MemcachedCluster> (nodes:
   after(async () => {
     await Promise.all(apps.map((app) => app.close()))
     await cluster?.stop()
+  })
+  return apps
+}
+
+/**
+ * A fresh cluster for every test, for tests that count memcached operations:
+ * the counts see no other test's traffic (queued writes, probes or touches of
+ * apps that earlier tests started), because no other test uses these nodes.
+ * Each test's apps (the returned list) are closed and its nodes stopped after
+ * it, even when it fails.
+ */
+export function useClusterPerTest<C extends Stoppable> (nodes: number, started: (cluster: C) => void, start: (count: number) => Promise<C>): FastifyInstance[] {
+  const apps: FastifyInstance[] = []
+  let cluster: C | undefined
+  beforeEach(async () => {
+    cluster = await start(nodes)
+    started(cluster)
+  })
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()))
+    await cluster?.stop()
+    cluster = undefined
   })
   return apps
 }

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { type MemcachedCluster, operationsDuring } from '../helpers/memcached.js'
-import { useSharedCluster } from '../helpers/fixtures.js'
+import { type MemcachedCluster, operationsDuring, startCluster } from '../helpers/memcached.js'
+import { useClusterPerTest } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, idOf, listen, msmOptions, startApp } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 
@@ -9,7 +9,7 @@ import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 // these tests look at what real memcached holds.
 const codec = new AvroSessionCodec()
 let cluster: MemcachedCluster
-const apps = useSharedCluster(3, (started) => { cluster = started })
+const apps = useClusterPerTest(3, (started) => { cluster = started }, startCluster)
 const delta = <T>(action: () => Promise<T>): ReturnType<typeof operationsDuring<T>> => operationsDuring(cluster, action)
 
 describe('storage layout', () => {

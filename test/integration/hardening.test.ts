@@ -3,14 +3,14 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { MemcachedCluster } from '../helpers/memcached.js'
-import { useSharedCluster } from '../helpers/fixtures.js'
+import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import { useClusterPerTest } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, idOf, listen, msmOptions, startApp } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 
 const SECRET = 'a fuzzing secret that is long enough!!'
 let cluster: MemcachedCluster
-const apps = useSharedCluster(2, (started) => { cluster = started })
+const apps = useClusterPerTest(2, (started) => { cluster = started }, startCluster)
 
 /** One raw HTTP/1.1 request with arbitrary header bytes; resolves with the status code (0 if the server closed without answering). */
 function rawRequest (port: number, head: Buffer): Promise<number> {

@@ -3,7 +3,7 @@
 // in-memory memcached (test/helpers/memory-memcached.ts): no process is
 // started. Moved from test/integration/core.test.ts; the same assertions hold
 // on real memcached (switch startNodes to startCluster).
-import { before, describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -11,14 +11,14 @@ import cookie from '@fastify/cookie'
 import msm from '../../lib/index.js'
 import { operationsDuring } from '../helpers/memcached.js'
 import { startMemoryCluster } from '../helpers/memory-memcached.js'
-import { useSharedCluster } from '../helpers/fixtures.js'
+import { useClusterPerTest } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, idOf, msmOptions, startApp } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 
 const startNodes = startMemoryCluster
 const codec = new AvroSessionCodec()
 let cluster: Awaited<ReturnType<typeof startNodes>>
-const apps = useSharedCluster(3, (started) => { cluster = started }, startNodes)
+const apps = useClusterPerTest(3, (started) => { cluster = started }, startNodes)
 const delta = <T>(action: () => Promise<T>): ReturnType<typeof operationsDuring<T>> => operationsDuring(cluster, action)
 
 describe('a session shared by two app instances', () => {
@@ -39,11 +39,20 @@ describe('a session shared by two app instances', () => {
 })
 
 describe('memcached operations per request, counted by memcached itself', () => {
+  // One session through these steps, on nodes of their own
   let client: CookieClient
   let app: FastifyInstance
+  let nodes: Awaited<ReturnType<typeof startNodes>>
+  const ownApps: FastifyInstance[] = []
+  const delta = <T>(action: () => Promise<T>): ReturnType<typeof operationsDuring<T>> => operationsDuring(nodes, action)
 
   before(async () => {
-    ({ app, client } = await startApp(cluster, apps))
+    nodes = await startNodes(3)
+    ;({ app, client } = await startApp(nodes, ownApps))
+  })
+  after(async () => {
+    await Promise.all(ownApps.map((own) => own.close()))
+    await nodes.stop()
   })
 
   test('a request that never writes creates nothing: no id, no cookie, no operation', async () => {

@@ -8,12 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
 import { startMemoryCluster } from '../helpers/memory-memcached.js'
-import { useSharedCluster } from '../helpers/fixtures.js'
+import { useClusterPerTest } from '../helpers/fixtures.js'
 import { type CookieClient, idOf, startApp } from '../helpers/app.js'
 
 const startNodes = startMemoryCluster
 let cluster: Awaited<ReturnType<typeof startNodes>>
-const apps = useSharedCluster(2, (started) => { cluster = started }, startNodes)
+const apps = useClusterPerTest(2, (started) => { cluster = started }, startNodes)
 
 /** `add` commands sent at start-up (the schema registry publishes with add), per app. */
 const startupAdds = new WeakMap<FastifyInstance, number>()

@@ -10,11 +10,11 @@ import cookie from '@fastify/cookie'
 import msm, { jsonSerializer, type Serializer } from '../../lib/index.js'
 import { operationsDuring } from '../helpers/memcached.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
-import { useSharedCluster } from '../helpers/fixtures.js'
+import { useClusterPerTest } from '../helpers/fixtures.js'
 import { type StartAppExtra, startApp, type TestAppOptions } from '../helpers/app.js'
 
 let cluster: MemoryCluster
-const apps = useSharedCluster(2, (started) => { cluster = started }, startMemoryCluster)
+const apps = useClusterPerTest(2, (started) => { cluster = started }, startMemoryCluster)
 
 /** A JSON serializer that counts its encodes: the cost change detection must avoid. */
 const encodes = { count: 0 }
