@@ -3,7 +3,7 @@ import type { Attributes } from '../types/index.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable } from './attribute-value.js'
 import { checkAvroBytes, checkRecordWithMapEntries, mapEntries, mapValueSlices } from './avro-bounds.js'
-import { hasUnreadValues, lazyAttributes, unreadValueBytes } from './lazy-attributes.js'
+import { hasUnreadValues, lazyAttributes, readAttribute, unreadValueBytes } from './lazy-attributes.js'
 import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
 import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type SessionCodec, META_SCHEMA, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
@@ -95,8 +95,9 @@ export class AvroSessionCodec implements SessionCodec {
     for (const key of keys) {
       const before = loaded.get(key)
       if (before === undefined || !Object.hasOwn(attributes, key)) return false
-      this.validate(key, attributes[key])
-      if (!valueType.toBuffer(attributes[key]).equals(before)) return false
+      const value = readAttribute(attributes, key)
+      this.validate(key, value)
+      if (!valueType.toBuffer(value).equals(before)) return false
     }
     return true
   }

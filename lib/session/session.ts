@@ -3,6 +3,7 @@ import { FST_MSM_SESSION_DISABLED } from '../errors.js'
 import { assignNewId, kState, markStored, type SessionState } from './session-state.js'
 import { SessionCookieView, setCookieMaxAge } from './cookie-view.js'
 import { tracked, unwrap } from './tracking.js'
+import { readAttribute } from '../serialization/lazy-attributes.js'
 
 /**
  * The type of `request.session`: the Session API, and the attributes as
@@ -70,7 +71,7 @@ export class Session {
   get<K extends SessionKey> (key: K): SessionValueOf<K> | undefined {
     const state = this[kState]
     if (!Object.hasOwn(state.attributes, key)) return undefined
-    return tracked(state, key, state.attributes[key]) as SessionValueOf<K>
+    return tracked(state, key, readAttribute(state.attributes, key)) as SessionValueOf<K>
   }
 
   /**

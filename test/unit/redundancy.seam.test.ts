@@ -12,6 +12,7 @@ import { startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { clusterWithApp, CookieClient, drained, idOf, nodeOf, nodeState, sessionOn, startApp, waitFor } from '../helpers/app.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
+import { allAttributes } from '../helpers/attributes.js'
 
 const startNodes = startMemoryCluster
 type TestCluster = Awaited<ReturnType<typeof startNodes>>
@@ -32,7 +33,7 @@ async function backupOn (cluster: TestCluster, nodeId: string, id: string): Prom
   if (raw === undefined) return undefined
   const decoded = codec.decodeValue(raw)
   assert.ok(decoded.ok === true)
-  return decoded.session.attributes
+  return allAttributes(decoded.session.attributes)
 }
 
 interface Ops { get: number, set: number, touch: number, touchMisses: number, delete: number }
