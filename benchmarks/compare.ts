@@ -1,70 +1,39 @@
-// Before/after in one run: the same scenarios served by another checkout of
-// fastify-msm (built, with `npm run build`) and by this one, side by side on
-// the same memcached nodes, in interleaved rounds whose order alternates.
-//   node --import tsx benchmarks/compare.ts <baseline checkout> [scenarios, default "de"] [rounds] [seconds]
+// Before/after in one run: the same scenarios served with another checkout's
+// build of fastify-msm (the baseline) and with this one's, side by side on the
+// same memcached nodes, in interleaved rounds whose order alternates. Both
+// sides run this checkout's benchmarks/servers.ts, so they differ only in the
+// plugin (the baseline's is loaded with BENCH_MSM_FROM).
+//   node --import tsx benchmarks/compare.ts <baseline checkout> [scenario keys, default "d,e"] [rounds] [seconds]
 // For example, against the previous commit:
 //   git worktree add /tmp/baseline HEAD~1 && (cd /tmp/baseline && npm ci && npm run build)
-//   node --import tsx benchmarks/compare.ts /tmp/baseline de 10 4
-import { type ChildProcess, spawn } from 'node:child_process'
-import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
-import autocannon from 'autocannon'
-import { startCluster } from '../test/helpers/memcached.js'
+//   node --import tsx benchmarks/compare.ts /tmp/baseline d,e,f 10 4
+import { resolve } from 'node:path'
+import { startBenchmarkCluster } from './memcached-nodes.js'
+import { login, measure, type Server, startServer, stopServer } from './load.js'
+import { median } from './report.js'
+import { scenarioByKey } from './scenarios.js'
 
 const SESSIONS = 1000
-const CONNECTIONS = 32
 
-interface Side { label: string, tree: string, scenario: string, route: string, child?: ChildProcess, base?: string, cookies?: string[], results: number[] }
-
-async function start (side: Side, nodes: string): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(side.tree, 'benchmarks', 'servers.ts'), side.scenario, nodes], { cwd: side.tree, stdio: ['ignore', 'pipe', 'inherit'] })
-  side.child = child
-  side.base = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve)
-    child.once('exit', (code) => reject(new Error(`${side.label} exited with ${code}`)))
-  })
-  const cookies: string[] = []
-  for (let batch = 0; batch < SESSIONS; batch += 50) {
-    const responses = await Promise.all(Array.from({ length: 50 }, () => fetch(`${side.base as string}/login`, { method: 'POST' })))
-    for (const response of responses) {
-      const pair = response.headers.getSetCookie()[0]?.split(';')[0]
-      if (pair !== undefined) cookies.push(pair)
-    }
-  }
-  side.cookies = cookies
-}
-
-async function measure (side: Side, seconds: number): Promise<number> {
-  let next = 0
-  const cookies = side.cookies as string[]
-  const result = await autocannon({
-    url: side.base as string,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [{ method: 'GET', path: side.route, setupRequest: (request: { headers?: Record<string, string> }) => ({ ...request, headers: { ...request.headers, cookie: cookies[next++ % cookies.length] as string } }) }]
-  } as autocannon.Options)
-  if (result.errors + result.non2xx > 0) throw new Error(`${side.label}: ${result.errors} errors, ${result.non2xx} non-2xx`)
-  return result.requests.average
-}
-
-const median = (values: number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)] as number
+interface Side { label: string, server: Server, results: number[] }
 
 async function main (): Promise<void> {
-  const [baseline, scenarios = 'de', rounds = '6', seconds = '4'] = process.argv.slice(2)
-  if (baseline === undefined) throw new Error('usage: compare.ts <baseline checkout> [scenarios] [rounds] [seconds]')
-  const sides: Side[] = [...scenarios].flatMap((scenario) => {
-    const route = scenario === 'e' || scenario === 'f' ? '/write' : '/read'
-    return [
-      { label: `(${scenario}) baseline`, tree: resolve(baseline), scenario, route, results: [] },
-      { label: `(${scenario}) this checkout`, tree: resolve(__dirname, '..'), scenario, route, results: [] }
-    ]
-  })
-  const cluster = await startCluster(2)
+  const [baseline, keys = 'd,e', rounds = '6', seconds = '4'] = process.argv.slice(2)
+  if (baseline === undefined) throw new Error('usage: compare.ts <baseline checkout> [scenario keys, comma-separated] [rounds] [seconds]')
+  const scenarios = keys.split(',').map((key) => scenarioByKey(key.trim()))
+  const cluster = await startBenchmarkCluster(2, 1024)
+  const sides: Side[] = []
   try {
-    for (const side of sides) await start(side, cluster.spec)
+    for (const scenario of scenarios) {
+      const before = await startServer(scenario, cluster.spec, { env: { BENCH_MSM_FROM: resolve(baseline) } })
+      sides.push({ label: `(${scenario.key}) baseline`, server: before, results: [] })
+      const after = await startServer(scenario, cluster.spec, { env: { BENCH_MSM_FROM: '' } })
+      sides.push({ label: `(${scenario.key}) this checkout`, server: after, results: [] })
+    }
+    for (const side of sides) await login(side.server, SESSIONS)
     for (let round = 0; round < Number(rounds); round++) {
       const order = round % 2 === 0 ? sides : [...sides].reverse()
-      for (const side of order) side.results.push(await measure(side, Number(seconds)))
+      for (const side of order) side.results.push((await measure(side.server, Number(seconds), cluster)).reqPerSec)
     }
     for (let index = 0; index < sides.length; index += 2) {
       const [before, after] = [sides[index] as Side, sides[index + 1] as Side]
@@ -73,7 +42,7 @@ async function main (): Promise<void> {
         `ratio of medians ${(median(after.results) / median(before.results)).toFixed(2)}, median of paired ratios ${median(paired).toFixed(2)}`)
     }
   } finally {
-    for (const side of sides) side.child?.kill('SIGKILL')
+    await Promise.all(sides.map((side) => stopServer(side.server)))
     await cluster.stop()
   }
 }

@@ -1,184 +1,170 @@
-// npm run bench [-- --quick]: fastify-msm against its peers, side by side.
-// Starts its own memcached nodes and one server process per scenario, logs in
-// 1,000 distinct sessions per scenario, then runs the scenarios interleaved
-// with autocannon, each at least 3 times, and reports the medians.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+// npm run bench [-- --quick] [-- --only d,e,floor-read] [-- --rounds 5]
+// fastify-msm against the floor (the memcached client alone) and its peers,
+// side by side in one process. Starts two memcached nodes and one server
+// process per scenario (scenarios.ts), logs in 1,000 distinct sessions per
+// scenario, warms up, then runs the scenarios interleaved, round after round
+// (every other round in reverse order), and reports the medians; then the
+// same for the session size sweep.
+// Any failed or non-2xx request, a wrong number of sessions or a memcached
+// eviction fails the run.
+import { execFileSync } from 'node:child_process'
 import { cpus } from 'node:os'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import autocannon from 'autocannon'
-import { startCluster, type MemcachedCluster } from '../test/helpers/memcached.js'
+import type { MemcachedCluster } from '../test/helpers/memcached.js'
+import { evictions, startBenchmarkCluster } from './memcached-nodes.js'
+import { CONNECTIONS, login, measure, type Measurement, type Server, startServer, stopServer, storedBytes } from './load.js'
+import { SCENARIOS, scenarioByKey, sweepScenarios, type Scenario } from './scenarios.js'
+import { mainTable, ratios, ratioTable, resultsMarkdown, summarize, sweepRatioTable, sweepTable, type Machine, type Row, type Settings } from './report.js'
+import { mainChart, sweepChart } from './charts.js'
 
-const quick = process.argv.includes('--quick')
-const SESSIONS = 1000
-const CONNECTIONS = 32
-const REPEATS = 3
-const DURATION_S = quick ? 1 : 6
-const WARMUP_S = quick ? 1 : 2
+/** Enough for 1,000 sessions of 100 KB in two copies for each sweep scenario. */
+const MEMCACHED_MB = 1024
 
-const SCENARIOS = [
-  { key: 'a', name: 'bare Fastify, no sessions', route: '/read' },
-  { key: 'b', name: '@fastify/session, MemoryStore', route: '/read' },
-  { key: 'c', name: '@fastify/session + connect-memcached', route: '/read' },
-  { key: 'd', name: 'fastify-msm non-sticky, read-only', route: '/read' },
-  { key: 'e', name: 'fastify-msm non-sticky, modifying', route: '/write' },
-  { key: 'f', name: "fastify-msm lockingMode 'all', modifying", route: '/write' },
-  { key: 'g', name: 'fastify-msm sticky, read-only', route: '/read' },
-  { key: 'h', name: 'fastify-msm read-only, stats: false', route: '/read' },
-  { key: 'i', name: 'fastify-msm read-only, request.session.user.id', route: '/read' }
-] as const
+const startedAt = Date.now()
 
-interface Server { key: string, base: string, child: ChildProcess, cookies: string[] }
-interface Run { reqPerSec: number, p50: number, p99: number, opsPerRequest: number, errors: number }
-
-async function startServer (key: string, nodes: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'servers.ts'), key, nodes], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const base = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', resolve)
-    child.once('exit', (code) => reject(new Error(`scenario ${key} exited with ${code}`)))
-  })
-  return { key, base, child, cookies: [] }
+/** Logs with the seconds since the run started. */
+function log (message: string): void {
+  console.log(`[${String(Math.round((Date.now() - startedAt) / 1000)).padStart(4)} s] ${message}`)
 }
 
-async function login (server: Server): Promise<void> {
-  const cookies: string[] = []
-  for (let batch = 0; batch < SESSIONS; batch += 50) {
-    const responses = await Promise.all(Array.from({ length: 50 }, () => fetch(`${server.base}/login`, { method: 'POST' })))
-    for (const response of responses) {
-      const pair = response.headers.getSetCookie()[0]?.split(';')[0]
-      if (pair !== undefined) cookies.push(pair)
-    }
-  }
-  server.cookies = cookies
+interface Phase { label: string, scenarios: Scenario[], rounds: number, seconds: number, warmupSeconds: number }
+
+function argument (name: string): string | undefined {
+  const index = process.argv.indexOf(name)
+  return index === -1 ? undefined : process.argv[index + 1]
 }
 
-async function memcachedOperations (cluster: MemcachedCluster): Promise<number> {
-  const ops = await cluster.operations()
-  return ops.get + ops.set + ops.touch + ops.delete
+/** --only keys (comma-separated; `sweep` stands for every sweep scenario), or null for all. */
+function onlyKeys (): string[] | null {
+  const list = argument('--only')
+  if (list === undefined) return null
+  return list.split(',').map((key) => key.trim()).filter((key) => key !== '')
+    .flatMap((key) => key === 'sweep' ? sweepScenarios().map((scenario) => scenario.key) : [key])
 }
 
-async function measure (server: Server, route: string, seconds: number, cluster: MemcachedCluster): Promise<Run> {
-  let next = 0
-  const before = await memcachedOperations(cluster)
-  const result = await autocannon({
-    url: server.base,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [{
-      method: 'GET',
-      path: route,
-      setupRequest: (request: { headers?: Record<string, string> }) => {
-        if (server.cookies.length > 0) request.headers = { ...request.headers, cookie: server.cookies[next++ % server.cookies.length] as string }
-        return request
-      }
-    }]
-  } as autocannon.Options)
-  const after = await memcachedOperations(cluster)
+function roundsArgument (): number | undefined {
+  const value = argument('--rounds')
+  if (value === undefined) return undefined
+  if (!/^[1-9]\d*$/.test(value)) throw new Error(`--rounds takes a whole number of rounds, not ${value}`)
+  return Number(value)
+}
+
+function settingsFromArguments (): Settings {
+  const quick = process.argv.includes('--quick')
   return {
-    reqPerSec: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    opsPerRequest: (after - before) / Math.max(1, result.requests.total),
-    errors: result.errors + result.non2xx
+    // --quick is a smoke test of every code path: fewer sessions, no warm-up, one short round
+    sessions: quick ? 200 : 1000,
+    connections: CONNECTIONS,
+    rounds: roundsArgument() ?? (quick ? 1 : 5),
+    secondsPerRound: quick ? 1 : 5,
+    warmupSeconds: quick ? 0 : 2,
+    sweepRounds: quick ? 1 : 3,
+    sweepSecondsPerRound: quick ? 1 : 4,
+    memcachedMemoryMb: MEMCACHED_MB,
+    quick,
+    only: onlyKeys()
   }
 }
 
-function median (values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  return sorted[Math.floor(sorted.length / 2)] as number
+function phases (settings: Settings): Phase[] {
+  const selected = (scenarios: readonly Scenario[]): Scenario[] =>
+    settings.only === null ? [...scenarios] : scenarios.filter((scenario) => settings.only?.includes(scenario.key))
+  for (const key of settings.only ?? []) scenarioByKey(key)
+  return [
+    { label: 'main', scenarios: selected(SCENARIOS), rounds: settings.rounds, seconds: settings.secondsPerRound, warmupSeconds: settings.warmupSeconds },
+    { label: 'sweep', scenarios: selected(sweepScenarios()), rounds: settings.sweepRounds, seconds: settings.sweepSecondsPerRound, warmupSeconds: Math.min(1, settings.warmupSeconds) }
+  ]
 }
 
-function chart (rows: Array<{ key: string, name: string, reqPerSec: number }>): string {
-  const width = 760
-  const barHeight = 26
-  const labelWidth = 330
-  const max = Math.max(...rows.map((row) => row.reqPerSec))
-  const bars = rows.map((row, index) => {
-    const y = 30 + index * (barHeight + 8)
-    const length = Math.max(2, ((width - labelWidth - 90) * row.reqPerSec) / max)
-    const color = row.name.startsWith('fastify-msm') ? '#2f7d32' : '#7a7a7a'
-    return `<text x="${labelWidth - 8}" y="${y + 18}" text-anchor="end">(${row.key}) ${row.name.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</text>` +
-      `<rect x="${labelWidth}" y="${y}" width="${length.toFixed(1)}" height="${barHeight}" fill="${color}"/>` +
-      `<text x="${(labelWidth + length + 6).toFixed(1)}" y="${y + 18}">${Math.round(row.reqPerSec).toLocaleString('en-US')}</text>`
-  }).join('\n  ')
-  const height = 40 + rows.length * (barHeight + 8)
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">
-  <text x="10" y="18" font-weight="bold">Requests per second (median of ${REPEATS}, 1,000 sessions of ~1 KB, ${CONNECTIONS} connections)</text>
-  ${bars}
-</svg>
-`
+function describe (scenario: Scenario, round: string, run: Measurement): string {
+  return `${round} (${scenario.key}) ${Math.round(run.reqPerSec).toLocaleString('en-US')} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.opsPerRequest.toFixed(2)} memcached ops/request`
+}
+
+async function startServers (scenarios: Scenario[], cluster: MemcachedCluster): Promise<Server[]> {
+  const started = await Promise.allSettled(scenarios.map((scenario) => startServer(scenario, cluster.spec)))
+  const servers = started.flatMap((result) => result.status === 'fulfilled' ? [result.value] : [])
+  const failure = started.find((result) => result.status === 'rejected')
+  if (failure !== undefined) {
+    await Promise.all(servers.map((server) => stopServer(server)))
+    throw failure.reason
+  }
+  return servers
+}
+
+/** Starts, logs in and measures one phase's scenarios in interleaved rounds; its servers are stopped after. */
+async function runPhase (phase: Phase, settings: Settings, cluster: MemcachedCluster): Promise<Row[]> {
+  if (phase.scenarios.length === 0) return []
+  log(`${phase.label}: starting ${phase.scenarios.length} servers, logging in ${settings.sessions} sessions each`)
+  const servers = await startServers(phase.scenarios, cluster)
+  log(`${phase.label}: servers started`)
+  try {
+    const stored = new Map<string, number | null>()
+    for (const server of servers) {
+      await login(server, settings.sessions)
+      stored.set(server.scenario.key, await storedBytes(server, cluster))
+    }
+    log(`${phase.label}: sessions logged in`)
+    if (phase.warmupSeconds > 0) {
+      log(`${phase.label}: warming up (${phase.warmupSeconds} s each)`)
+      for (const server of servers) await measure(server, phase.warmupSeconds, cluster)
+    }
+    const rounds = new Map<string, Measurement[]>(servers.map((server) => [server.scenario.key, []]))
+    for (let round = 1; round <= phase.rounds; round++) {
+      // Every other round runs in reverse order, so a drift of the machine's speed favours no scenario
+      for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
+        const run = await measure(server, phase.seconds, cluster)
+        rounds.get(server.scenario.key)?.push(run)
+        log(describe(server.scenario, `${phase.label} round ${round}/${phase.rounds}`, run))
+      }
+    }
+    const evicted = await evictions(cluster)
+    if (evicted > 0) throw new Error(`memcached evicted ${evicted} items: sessions were lost; give the nodes more memory`)
+    return servers.map((server) => summarize(server.scenario, rounds.get(server.scenario.key) as Measurement[], stored.get(server.scenario.key) ?? null))
+  } finally {
+    await Promise.all(servers.map((server) => stopServer(server)))
+  }
+}
+
+function machine (): Machine {
+  const memcached = execFileSync('memcached', ['-V']).toString().trim()
+  return { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, memcached, date: new Date().toISOString() }
+}
+
+/** A full run writes the committed results and the docs' charts; --quick and --only write to the ignored benchmarks/.quick/. */
+function writeOutputs (settings: Settings, main: Row[], sweep: Row[], elapsedSeconds: number): void {
+  const partial = settings.quick || settings.only !== null
+  const dir = join(__dirname, partial ? '.quick' : 'results')
+  const name = settings.quick ? 'quick' : partial ? 'only' : 'latest'
+  const about = machine()
+  const caption = `median of ${settings.rounds}, ${settings.sessions.toLocaleString('en-US')} sessions, ${settings.connections} connections, ${about.date.slice(0, 10)}`
+  const sweepCaption = `median of ${settings.sweepRounds}, ${settings.sessions.toLocaleString('en-US')} sessions per scenario, ${about.date.slice(0, 10)}`
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ machine: about, settings, elapsedSeconds, rows: main, ratios: ratios(main), sweep }, null, 2) + '\n')
+  writeFileSync(join(dir, `${name}.md`), resultsMarkdown(about, settings, main, sweep, elapsedSeconds))
+  const charts: Array<[string, string, string]> = []
+  if (main.length > 0) charts.push([`${name}.svg`, 'benchmark-chart.svg', mainChart(main, caption)])
+  if (sweep.length > 0) charts.push([partial ? `${name}-sweep.svg` : 'sweep.svg', 'benchmark-sweep.svg', sweepChart(sweep, sweepCaption)])
+  for (const [file, docsFile, svg] of charts) {
+    writeFileSync(join(dir, file), svg)
+    if (!partial) writeFileSync(join(__dirname, '..', 'docs', 'public', docsFile), svg)
+  }
+  console.log(`results in ${dir}/${name}.{json,md} and ${charts.map(([file]) => file).join(', ')}`)
 }
 
 async function main (): Promise<void> {
-  const started = Date.now()
-  const cluster = await startCluster(2)
-  const servers: Server[] = []
+  const settings = settingsFromArguments()
+  const [mainPhase, sweepPhase] = phases(settings) as [Phase, Phase]
+  const cluster = await startBenchmarkCluster(2, MEMCACHED_MB)
   try {
-    for (const scenario of SCENARIOS) servers.push(await startServer(scenario.key, cluster.spec))
-    for (const server of servers) if (server.key !== 'a') await login(server)
-    for (const server of servers) {
-      if (server.key !== 'a' && server.cookies.length !== SESSIONS) throw new Error(`scenario ${server.key} has ${server.cookies.length} sessions`)
-    }
-    console.log(`warming up (${WARMUP_S} s each)`)
-    for (const [index, scenario] of SCENARIOS.entries()) await measure(servers[index] as Server, scenario.route, WARMUP_S, cluster)
-    const runs = new Map<string, Run[]>(SCENARIOS.map((scenario) => [scenario.key, []]))
-    for (let repeat = 1; repeat <= REPEATS; repeat++) {
-      for (const [index, scenario] of SCENARIOS.entries()) {
-        const run = await measure(servers[index] as Server, scenario.route, DURATION_S, cluster)
-        runs.get(scenario.key)?.push(run)
-        console.log(`round ${repeat} (${scenario.key}) ${Math.round(run.reqPerSec)} req/s, p99 ${run.p99} ms, ${run.opsPerRequest.toFixed(2)} memcached ops/request, ${run.errors} errors`)
-      }
-    }
-    const rows = SCENARIOS.map((scenario) => {
-      const list = runs.get(scenario.key) as Run[]
-      return {
-        key: scenario.key,
-        name: scenario.name,
-        route: scenario.route,
-        reqPerSec: median(list.map((run) => run.reqPerSec)),
-        p50: median(list.map((run) => run.p50)),
-        p99: median(list.map((run) => run.p99)),
-        opsPerRequest: median(list.map((run) => run.opsPerRequest)),
-        errors: list.reduce((sum, run) => sum + run.errors, 0),
-        runs: list.map((run) => Math.round(run.reqPerSec))
-      }
-    })
-    const by = (key: string): number => (rows.find((row) => row.key === key) as { reqPerSec: number }).reqPerSec
-    const ratio = (x: string, y: string): number => by(x) / by(y)
-    const targets = [
-      { target: '(d) ≥ 2.0× (c)', value: ratio('d', 'c'), goal: 2 },
-      { target: '(d) ≥ 1.0× (b)', value: ratio('d', 'b'), goal: 1 },
-      { target: '(e) ≥ 1.5× (c)', value: ratio('e', 'c'), goal: 1.5 },
-      { target: '(f) ≥ 0.6× (e)', value: ratio('f', 'e'), goal: 0.6 },
-      { target: '(g) ≥ 0.6× (a)', value: ratio('g', 'a'), goal: 0.6 },
-      { target: 'stats overhead: (h) / (d)', value: ratio('h', 'd'), goal: 0 }
-    ]
-    const memcachedVersion = execFileSync('memcached', ['-V']).toString().trim()
-    const machine = { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, memcached: memcachedVersion, date: new Date().toISOString() }
-    const settings = { sessions: SESSIONS, connections: CONNECTIONS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, repeats: REPEATS, quick }
-    const table = [
-      '| Scenario | req/s | p50 ms | p99 ms | memcached ops/req | × (a) | × (c) |',
-      '|---|---|---|---|---|---|---|',
-      ...rows.map((row) => `| (${row.key}) ${row.name} | ${Math.round(row.reqPerSec).toLocaleString('en-US')} | ${row.p50} | ${row.p99} | ${row.opsPerRequest.toFixed(2)} | ${(row.reqPerSec / by('a')).toFixed(2)} | ${(row.reqPerSec / by('c')).toFixed(2)} |`)
-    ].join('\n')
-    const targetTable = [
-      '| Target | Measured | Met |',
-      '|---|---|---|',
-      ...targets.map((item) => `| ${item.target} | ${item.value.toFixed(2)} | ${item.goal === 0 ? '–' : item.value >= item.goal ? 'yes' : 'no'} |`)
-    ].join('\n')
-    console.log(`\n${table}\n\n${targetTable}\n`)
-    // A --quick smoke run (CI) writes to an ignored folder: it must never dirty the committed results
-    const dir = quick ? join(__dirname, '.quick') : join(__dirname, 'results')
-    mkdirSync(dir, { recursive: true })
-    const name = quick ? 'quick' : 'latest'
-    writeFileSync(join(dir, `${name}.json`), JSON.stringify({ machine, settings, rows, targets }, null, 2) + '\n')
-    writeFileSync(join(dir, `${name}.md`), `# Benchmark results\n\n${machine.cores} cores (${machine.cpu}), Node ${machine.node}, ${machine.memcached}, ${machine.date.slice(0, 10)}. ${SESSIONS} sessions of ~1 KB, ${CONNECTIONS} connections, ${REPEATS} interleaved rounds of ${DURATION_S} s after a ${WARMUP_S} s warm-up; medians. memcached ops/req counts get, set (including add), touch and delete from memcached's own stats.\n\n${table}\n\n${targetTable}\n\n![chart](./${name}.svg)\n`)
-    writeFileSync(join(dir, `${name}.svg`), chart(rows))
-    if (!quick) writeFileSync(join(__dirname, '..', 'docs', 'public', 'benchmark-chart.svg'), chart(rows))
-    console.log(`results in ${dir}/${name}.{json,md,svg}; ${Math.round((Date.now() - started) / 1000)} s`)
+    const main = await runPhase(mainPhase, settings, cluster)
+    const sweep = await runPhase(sweepPhase, settings, cluster)
+    const elapsedSeconds = Math.round((Date.now() - startedAt) / 1000)
+    console.log(`\n${mainTable(main)}\n\n${ratioTable(ratios(main))}\n`)
+    if (sweep.length > 0) console.log(`${sweepTable(sweep)}\n\n${sweepRatioTable(sweep)}\n`)
+    writeOutputs(settings, main, sweep, elapsedSeconds)
+    console.log(`${elapsedSeconds} s`)
   } finally {
-    for (const server of servers) server.child.kill('SIGKILL')
     await cluster.stop()
   }
 }

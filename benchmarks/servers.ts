@@ -1,110 +1,126 @@
 // One benchmark scenario's server, in its own process:
-//   node --import tsx benchmarks/servers.ts <scenario> <memcached nodes spec>
-// Prints its base URL. Every scenario has the same routes and payload:
-//   POST /login  creates a session holding PAYLOAD (~1 KB)
-//   GET  /read   reads the session, changes nothing
-//   GET  /write  changes the session on every request
-import Fastify, { type FastifyInstance } from 'fastify'
+//   node --import tsx benchmarks/servers.ts <scenario key> <memcached nodes spec>
+// Prints its base URL. Scenarios are in scenarios.ts; every one has the same
+// routes, and every session scenario signs its cookie with the same secret:
+//   POST /login  creates a session holding PAYLOAD (~1 KB), or the sweep's size
+//   GET  /read   reads request.session.user.id, changes nothing
+//   GET  /write  reads it too, and changes the session
+//   GET  /mix    every 10th request (a counter in this process) as /write, the others as /read
+// A request whose session was not found answers 500, which fails the run.
+// BENCH_MSM_FROM=<checkout> loads fastify-msm from that checkout's build
+// instead of this one's (compare.ts).
+import { resolve } from 'node:path'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import cookie from '@fastify/cookie'
-import msm from 'fastify-msm'
+import { scenarioByKey, type Scenario } from './scenarios.js'
+import { PAYLOAD, USER_ID, sweepPayload } from './payload.js'
+import { floorClients, registerFloor } from './floor.js'
 
-// Loaded untyped: its declaration merging of FastifyRequest.session would clash with fastify-msm's
+export { PAYLOAD } from './payload.js'
 
+// Loaded untyped: @fastify/session's declaration merging of FastifyRequest.session would clash with fastify-msm's
 const fastifySession = require('@fastify/session')
 
 const SECRET = 'a benchmark secret that is long enough!!'
 
-/** About 1 KB of JSON, the same in every scenario. */
-export const PAYLOAD = {
-  user: { id: 'user-1234', name: 'Ada Lovelace', email: 'ada@example.com', roles: ['reader', 'writer', 'admin'] },
-  cart: Array.from({ length: 12 }, (_, i) => ({ sku: `SKU-${1000 + i}`, qty: 1 + (i % 3), price: 9.99 + i })),
-  preferences: { theme: 'dark', language: 'en-GB', timezone: 'Europe/London' },
-  csrf: 'c'.repeat(43)
+/** Both plugins offer the property style, request.session.user.id; every scenario uses it. */
+const sessionAccess = {
+  login: (request: any, payload: Record<string, unknown>): void => {
+    for (const [key, value] of Object.entries(payload)) request.session[key] = value
+  },
+  read: (request: any): unknown => request.session.user?.id,
+  write: (request: any): void => { request.session.hits = ((request.session.hits as number | undefined) ?? 0) + 1 }
 }
 
-interface Adapter {
-  login: (request: any) => void
-  read: (request: any) => unknown
-  write: (request: any) => void
+function loadMsm (): FastifyPluginAsync<Record<string, unknown>> {
+  const from = process.env.BENCH_MSM_FROM
+  return require(from === undefined || from === '' ? 'fastify-msm' : resolve(from))
 }
 
-const msmAdapter: Adapter = {
-  login: (request) => { for (const [key, value] of Object.entries(PAYLOAD)) request.session.set(key, value) },
-  read: (request) => request.session.get('user')?.id,
-  write: (request) => { request.session.set('hits', ((request.session.get('hits') as number | undefined) ?? 0) + 1) }
+function peerStore (nodes: string): unknown {
+  const MemcachedStore = require('connect-memcached')(fastifySession)
+  const hosts = nodes.split(' ').map((node) => node.split(':').slice(1).join(':'))
+  return new MemcachedStore({ hosts, ttl: 1800 })
 }
 
-/** The same, in @fastify/session's property style: request.session.user.id */
-const msmPropertyAdapter: Adapter = {
-  login: (request) => { for (const [key, value] of Object.entries(PAYLOAD)) request.session[key] = value },
-  read: (request) => request.session.user?.id,
-  write: (request) => { request.session.hits = ((request.session.hits as number | undefined) ?? 0) + 1 }
+/** The length of the value fastify-msm stores for PAYLOAD: one session created through the plugin and read back raw. */
+async function msmStoredLength (nodes: string): Promise<number> {
+  const probe = Fastify()
+  await probe.register(cookie, { secret: SECRET })
+  await probe.register(loadMsm(), { nodes, prefix: 'floor-probe:' })
+  probe.post('/login', async (request) => { sessionAccess.login(request, PAYLOAD); return 'ok' })
+  const response = await probe.inject({ method: 'POST', url: '/login' })
+  await probe.close()
+  const signed = decodeURIComponent(/^[^=]+=([^;]*)/.exec(String(response.headers['set-cookie']))?.[1] ?? '')
+  const id = signed.slice(0, signed.lastIndexOf('.'))
+  const nodeIndex = nodes.split(' ').findIndex((node) => node.startsWith(`${id.split('-')[1]}:`))
+  const store = floorClients(nodes)
+  const stored = await store.get(nodeIndex, `floor-probe:${id}`)
+  store.end()
+  if (typeof stored !== 'string') throw new Error(`the probe session ${id} was not stored`)
+  return stored.length
 }
 
-const fastifySessionAdapter: Adapter = {
-  login: (request) => { for (const [key, value] of Object.entries(PAYLOAD)) request.session.set(key, value) },
-  read: (request) => request.session.get('user')?.id,
-  write: (request) => { request.session.set('hits', (request.session.get('hits') ?? 0) + 1) }
-}
-
-async function build (scenario: string, nodes: string): Promise<FastifyInstance> {
-  const app = Fastify()
-  await app.register(cookie)
-  let adapter: Adapter | null = null
+/** Registers the scenario's session plugin; false when the scenario has no sessions (bare, floor). */
+async function registerSessions (app: FastifyInstance, scenario: Scenario, nodes: string): Promise<boolean> {
   const sessionOptions = { secret: SECRET, cookie: { secure: false }, saveUninitialized: false }
-  switch (scenario) {
-    case 'a':
-      break
-    case 'b':
+  const setup = scenario.setup
+  switch (setup.kind) {
+    case 'bare':
+      return false
+    case 'floor':
+      registerFloor(app, nodes, await msmStoredLength(nodes))
+      return false
+    case 'memory-store':
       await app.register(fastifySession, sessionOptions)
-      adapter = fastifySessionAdapter
-      break
-    case 'c': {
-      const MemcachedStore = require('connect-memcached')(fastifySession)
-      const hosts = nodes.split(' ').map((node) => node.split(':').slice(1).join(':'))
-      await app.register(fastifySession, { ...sessionOptions, store: new MemcachedStore({ hosts, ttl: 1800 }) })
-      adapter = fastifySessionAdapter
-      break
-    }
-    case 'd': case 'e':
-      await app.register(msm, { nodes })
-      adapter = msmAdapter
-      break
-    case 'f':
-      await app.register(msm, { nodes, lockingMode: 'all', lockTimeout: 10_000 })
-      adapter = msmAdapter
-      break
-    case 'g':
-      await app.register(msm, { nodes, sticky: true })
-      adapter = msmAdapter
-      break
-    case 'h':
-      await app.register(msm, { nodes, stats: false })
-      adapter = msmAdapter
-      break
-    case 'i':
-      await app.register(msm, { nodes })
-      adapter = msmPropertyAdapter
-      break
-    default:
-      throw new Error(`unknown scenario ${scenario}`)
+      return true
+    case 'connect-memcached':
+      await app.register(fastifySession, { ...sessionOptions, rolling: setup.rolling, store: peerStore(nodes) })
+      return true
+    case 'msm':
+      await app.register(loadMsm(), { nodes, ...setup.options })
+      return true
   }
-  const session = adapter
+}
+
+function hasUser (request: FastifyRequest, reply: FastifyReply): boolean {
+  if (sessionAccess.read(request) === USER_ID) return true
+  reply.code(500)
+  return false
+}
+
+function registerSessionRoutes (app: FastifyInstance, scenario: Scenario): void {
+  const payload = scenario.sessionBytes === undefined ? PAYLOAD : sweepPayload(scenario.sessionBytes)
+  let mixed = 0
+  const read = (request: FastifyRequest, reply: FastifyReply): object => hasUser(request, reply) ? { user: USER_ID } : { error: 'no session' }
+  const write = (request: FastifyRequest, reply: FastifyReply): object => {
+    if (!hasUser(request, reply)) return { error: 'no session' }
+    sessionAccess.write(request)
+    return { ok: true }
+  }
   app.post('/login', async (request) => {
-    session?.login(request)
+    sessionAccess.login(request, payload)
     return 'ok'
   })
-  app.get('/read', async (request) => ({ user: session === null ? PAYLOAD.user.id : session.read(request) }))
-  app.get('/write', async (request) => {
-    session?.write(request)
-    return { ok: true }
-  })
+  app.get('/read', async (request, reply) => read(request, reply))
+  app.get('/write', async (request, reply) => write(request, reply))
+  app.get('/mix', async (request, reply) => ++mixed % 10 === 0 ? write(request, reply) : read(request, reply))
+}
+
+export async function build (key: string, nodes: string): Promise<FastifyInstance> {
+  const scenario = scenarioByKey(key)
+  const app = Fastify()
+  // Signed cookies everywhere: fastify-msm signs its cookie when @fastify/cookie has a secret
+  await app.register(cookie, { secret: SECRET })
+  const sessions = await registerSessions(app, scenario, nodes)
+  if (sessions) registerSessionRoutes(app, scenario)
+  else if (scenario.setup.kind === 'bare') app.get('/read', async () => ({ user: USER_ID }))
   return app
 }
 
 async function main (): Promise<void> {
-  const [scenario, nodes] = process.argv.slice(2) as [string, string]
-  const app = await build(scenario, nodes)
+  const [key, nodes] = process.argv.slice(2) as [string, string]
+  const app = await build(key, nodes)
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   process.stdout.write(url + '\n')
   process.once('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
