@@ -24,6 +24,11 @@ export class BoundedLru<K, V> {
     return value
   }
 
+  /** The value, without making it the most recently used (cheaper: for caches where FIFO eviction is good enough). */
+  peek (key: K): V | undefined {
+    return this.#map.get(key)
+  }
+
   set (key: K, value: V): void {
     this.#map.delete(key)
     this.#map.set(key, value)

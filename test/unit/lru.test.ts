@@ -17,3 +17,13 @@ test('the LRU never holds more than its capacity and evicts the least recently u
   for (let i = 0; i < 100; i++) lru.set(`k${i}`, i)
   assert.equal(lru.size, 3)
 })
+
+test('peek reads without changing the eviction order', () => {
+  const lru = new BoundedLru<string, number>(2)
+  lru.set('a', 1)
+  lru.set('b', 2)
+  assert.equal(lru.peek('a'), 1)
+  lru.set('c', 3)
+  assert.equal(lru.peek('a'), undefined, 'a was still the oldest')
+  assert.equal(lru.peek('b'), 2)
+})
