@@ -1,0 +1,78 @@
+// Mutation testing with StrykerJS: `npm run mutate`. docs/contributing.md#mutation-testing
+// explains the habit; test/mutation/REPORT.md holds the last run and what was
+// decided about every mutant that survived.
+//
+// node:test has no Stryker runner of its own, so the tap runner starts every
+// test file as its own `node` process and reads its TAP output. Coverage is
+// per test file: a mutant runs only the files that executed it, in the order
+// below, and stops at the first failing test. The sandbox is compiled to
+// JavaScript once (buildCommand, type checks off) so that these processes do
+// not each load tsx: a file starts in a third of the CPU time.
+import { readdirSync } from 'node:fs'
+
+/** test/mutation/tsconfig.json writes lib/ and test/ there, inside the sandbox. */
+const BUILD = 'mutation-build'
+// Tests of the source text, not of behaviour: they fail on any instrumented
+// copy of lib/ (architecture.test.ts counts its lines) or never run lib/ code.
+const NOT_FOR_MUTANTS = new Set(['architecture.test.ts', 'docs.test.ts', 'test-hygiene.test.ts'])
+// The seam files that wait out touchInterval, maxInactiveInterval and
+// lockExpiration in real time (5 to 12 s each). Every mutant that survives
+// the other files runs them in full, which made a run take hours on 2 cores:
+// the mutation set leaves them out, and MUTATE_FULL=1 puts them back (last).
+const SLOW = ['redundancy.seam.test.ts', 'locking.seam.test.ts', 'mutants.seam.test.ts', 'core.seam.test.ts']
+const full = process.env.MUTATE_FULL === '1'
+// Order matters: a mutant runs the files that cover it in this order and
+// stops at its first failing test. Files that are fast or test one module
+// come first (everything not named here, by name), then the broad seam
+// files from the quickest to the slowest.
+const LAST = [
+  'session-api.seam.test.ts',
+  'relocation.seam.test.ts',
+  'memory-cluster.test.ts',
+  'prom-client-collector.test.ts',
+  'fastify-session-compat.test.ts',
+  ...SLOW
+]
+
+const unitTests = readdirSync(new URL('./test/unit/', import.meta.url))
+  .filter((name) => name.endsWith('.test.ts') && !NOT_FOR_MUTANTS.has(name) && (full || !SLOW.includes(name)))
+  .sort((a, b) => LAST.indexOf(a) - LAST.indexOf(b) || a.localeCompare(b))
+  .map((name) => `${BUILD}/test/unit/${name.replace(/\.ts$/, '.js')}`)
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'tap',
+  buildCommand: 'tsc -p test/mutation/tsconfig.json --noCheck',
+  tap: {
+    testFiles: unitTests,
+    nodeArgs: ['--test-reporter=tap', '-r', '{{hookFile}}', '{{testFile}}'],
+    forceBail: true
+  },
+  mutate: [
+    'lib/session/**/*.ts',
+    'lib/store/**/*.ts',
+    'lib/locking/**/*.ts',
+    'lib/cluster/**/*.ts',
+    'lib/serialization/**/*.ts',
+    'lib/sticky/**/*.ts',
+    // types only: nothing to mutate
+    '!lib/session/sticky-strategy.ts'
+  ],
+  coverageAnalysis: 'perTest',
+  concurrency: 4,
+  // A file's time in the dry run, times 1.5, plus 10 s: room for a loaded
+  // 2-core machine; an endless loop or a lock that is never released still
+  // ends as a Timeout (which counts as detected).
+  timeoutFactor: 1.5,
+  timeoutMS: 10_000,
+  dryRunTimeoutMinutes: 10,
+  // Only what the tests read: lib/, test/ and the config files.
+  ignorePatterns: ['/*', '!/lib', '!/test', '!/package.json', '!/tsconfig.json'],
+  reporters: ['clear-text', 'progress', 'json', 'html'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },
+  thresholds: { high: 90, low: 85, break: null },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true
+}

@@ -1,0 +1,84 @@
+// request.session as an object with attributes as properties
+// (lib/session/tracking.ts): what reflection sees, null values, values read
+// and set again, and the stand-in session of an ignored route. Written for
+// mutants that survived the rest of the suite (test/mutation/REPORT.md).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import Fastify, { type FastifyInstance } from 'fastify'
+import cookie from '@fastify/cookie'
+import msm from '../../lib/index.js'
+import { startMemoryCluster } from '../helpers/memory-memcached.js'
+import { useClusterPerTest } from '../helpers/fixtures.js'
+import { startApp, type StartedApp, type TestAppOptions } from '../helpers/app.js'
+
+let cluster: Awaited<ReturnType<typeof startMemoryCluster>>
+const apps = useClusterPerTest(2, (started) => { cluster = started }, startMemoryCluster)
+
+async function app (): Promise<StartedApp> {
+  const build = async (options: TestAppOptions): Promise<FastifyInstance> => {
+    const fastify = Fastify()
+    await fastify.register(cookie)
+    await fastify.register(msm, options.msm)
+    fastify.post('/setup', async (request) => {
+      request.session.set('user', { name: 'ada', tags: ['a'] })
+      request.session.set('nothing', null)
+      return { ok: true }
+    })
+    fastify.get('/reflect', async (request) => {
+      const session = request.session as unknown as Record<string, unknown>
+      return {
+        ownUser: Object.hasOwn(session, 'user'),
+        ownMissing: Object.hasOwn(session, 'missing'),
+        descriptor: Object.getOwnPropertyDescriptor(session, 'nothing'),
+        missingDescriptor: Object.getOwnPropertyDescriptor(session, 'missing') ?? 'none',
+        spread: Object.keys({ ...session }),
+        nothing: request.session.get('nothing'),
+        inSymbol: Symbol.iterator in session
+      }
+    })
+    fastify.get('/copy-nested', async (request) => {
+      // A tracked object set under another key is stored as the plain value
+      const user = request.session.get('user') as { name: string, tags: string[] }
+      request.session.set('copy', user)
+      request.session.set('tags', user.tags)
+      return { ok: true }
+    })
+    fastify.get('/read-all', async (request) => ({ copy: request.session.get('copy'), tags: request.session.get('tags') }))
+    fastify.get('/ignored', { config: { session: false } }, async (request) => {
+      const errors: string[] = []
+      for (const use of [() => request.session.id, () => request.session.get('user'), () => { request.session.touch() }]) {
+        try { use() } catch (error) { errors.push((error as { code: string }).code) }
+      }
+      return { errors }
+    })
+    return fastify
+  }
+  return await startApp(cluster, apps, { operationTimeout: 300 }, { build })
+}
+
+test('reflection sees exactly the attributes, as writable, enumerable data properties; null is a value', async () => {
+  const { client } = await app()
+  await client.post('/setup')
+  const { body } = await client.get('/reflect')
+  assert.deepEqual(body, {
+    ownUser: true,
+    ownMissing: false,
+    descriptor: { value: null, writable: true, enumerable: true, configurable: true },
+    missingDescriptor: 'none',
+    spread: ['user', 'nothing'],
+    nothing: null,
+    inSymbol: false
+  })
+})
+
+test('an object read from the session and set under another key is stored as its value', async () => {
+  const { client } = await app()
+  await client.post('/setup')
+  assert.equal((await client.get('/copy-nested')).status, 200)
+  assert.deepEqual((await client.get('/read-all')).body, { copy: { name: 'ada', tags: ['a'] }, tags: ['a'] })
+})
+
+test('the session of a route with config.session = false throws FST_MSM_SESSION_DISABLED on every use', async () => {
+  const { client } = await app()
+  assert.deepEqual((await client.get('/ignored')).body, { errors: ['FST_MSM_SESSION_DISABLED', 'FST_MSM_SESSION_DISABLED', 'FST_MSM_SESSION_DISABLED'] })
+})
