@@ -62,7 +62,8 @@ export abstract class NodeLifecycle {
 export class MemcachedNode extends NodeLifecycle {
   #child: ChildProcess | null = null
 
-  constructor (readonly id: string, readonly port: number) {
+  /** `memoryMb`: memcached's item memory (-m); the benchmark's size sweep needs more than the default. */
+  constructor (readonly id: string, readonly port: number, readonly memoryMb = 64) {
     super()
   }
 
@@ -79,7 +80,7 @@ export class MemcachedNode extends NodeLifecycle {
   }
 
   async start (): Promise<void> {
-    const args = ['-l', HOST, '-p', String(this.port), '-U', '0', '-m', '64', '-t', '1', '-c', '1024']
+    const args = ['-l', HOST, '-p', String(this.port), '-U', '0', '-m', String(this.memoryMb), '-t', '1', '-c', '1024']
     if (process.getuid?.() === 0) args.push('-u', 'nobody')
     const child = spawn('memcached', args, { stdio: 'ignore' })
     running.add(child)
@@ -256,11 +257,11 @@ export class MemcachedCluster extends Cluster<MemcachedNode> {
   }
 }
 
-/** Starts `count` memcached nodes with ids n1..nN on free ports. */
-export async function startCluster (count: number): Promise<MemcachedCluster> {
+/** Starts `count` memcached nodes with ids n1..nN on free ports, each with `memoryMb` of item memory. */
+export async function startCluster (count: number, memoryMb = 64): Promise<MemcachedCluster> {
   assertMemcachedInstalled()
   const nodes: MemcachedNode[] = []
-  for (let i = 1; i <= count; i++) nodes.push(new MemcachedNode(`n${i}`, await freePort()))
+  for (let i = 1; i <= count; i++) nodes.push(new MemcachedNode(`n${i}`, await freePort(), memoryMb))
   const cluster = new MemcachedCluster(nodes)
   try {
     await Promise.all(nodes.map((node) => node.start()))
