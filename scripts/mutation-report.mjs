@@ -15,7 +15,9 @@
 //
 // Options: --json <file> (default reports/mutation/mutation.json),
 // --out <file> (default test/mutation/REPORT.md), --sync,
-// --duration <text> (the wall-clock time of the run, for the header).
+// --duration <text> (the wall-clock time of the run, for the header),
+// --notes <file> (default test/mutation/NOTES.md, hand-written, copied in
+// after the header when it exists).
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -27,6 +29,7 @@ const { values: args } = parseArgs({
     json: { type: 'string', default: join(root, 'reports/mutation/mutation.json') },
     out: { type: 'string', default: join(root, 'test/mutation/REPORT.md') },
     dispositions: { type: 'string', default: join(root, 'test/mutation/dispositions.json') },
+    notes: { type: 'string', default: join(root, 'test/mutation/NOTES.md') },
     duration: { type: 'string' },
     sync: { type: 'boolean', default: false }
   }
@@ -162,6 +165,7 @@ const lines = [
   `- **Mutation score: ${all.score}%** (killed + timeout over all valid mutants; no coverage counts as survived). Goal: at least 85%.`,
   `- Score of covered code: ${all.covered}%`,
   '',
+  ...(existsSync(args.notes) ? [readFileSync(args.notes, 'utf8').trim(), ''] : []),
   '## Per module',
   '',
   '| Module | Score % | Covered % | Killed | Timeout | Survived | No coverage |',
