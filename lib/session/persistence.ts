@@ -75,7 +75,7 @@ export class SessionPersistence {
     const bytes = this.#changedAttributes(state)
     const now = Date.now()
     const deferred = this.#parts.queue !== null && state.lease === null
-    const local = deferred ? this.#parts.sticky?.keep(state, () => bytes ?? this.#currentBytes(state), now) ?? null : null
+    const local = deferred ? this.#parts.sticky?.keep(state, () => bytes ?? this.#currentBytes(state), now, bytes !== null) ?? null : null
     if (bytes !== null) return await this.#write(state, bytes, now, { deferred, refresh: false, local }, log)
     this.#parts.counters.skippedUnchanged++
     return await this.#extend(state, now, { deferred, local }, log)
@@ -94,7 +94,7 @@ export class SessionPersistence {
       return
     }
     const now = Date.now()
-    const local = this.#parts.sticky?.keep(state, () => bytes, now) ?? null
+    const local = this.#parts.sticky?.keep(state, () => bytes, now, true) ?? null
     if (!await this.#write(state, bytes, now, { deferred: false, refresh: false, local }, log)) throw new FST_MSM_STORE_UNAVAILABLE()
     markStored(state, bytes)
     // Written under this id now: later writes in this request replace it

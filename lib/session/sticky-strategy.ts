@@ -21,7 +21,11 @@ export interface StickyStrategy {
   open: (state: SessionState, parsed: ParsedSessionId) => Promise<boolean>
   /** A session just loaded from memcached: take it over from another route, move it off an unfit node. */
   claim: (state: SessionState, parsed: ParsedSessionId, request: FastifyRequest) => void
-  /** Holds the session in this process under its current id, after the request. */
-  keep: (state: SessionState, storedBytes: () => Buffer, now: number) => LocalRecord
+  /**
+   * Holds the session in this process under its current id, after the
+   * request. `changed`: the request writes the session (else a copy held
+   * since by a concurrent request of this process may be newer).
+   */
+  keep: (state: SessionState, storedBytes: () => Buffer, now: number, changed: boolean) => LocalRecord
   forget: (id: string) => void
 }

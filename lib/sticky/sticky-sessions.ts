@@ -80,11 +80,19 @@ export class StickySessions implements StickyStrategy {
     this.#moveOffUnfitNode(state)
   }
 
-  keep (state: SessionState, storedBytes: () => Buffer, now: number): LocalRecord {
+  keep (state: SessionState, storedBytes: () => Buffer, now: number, changed: boolean): LocalRecord {
     const { local } = this.#parts
     const id = state.id as string
     if (state.localId !== null && state.localId !== id) local.delete(state.localId)
-    const existing = state.localId === id ? local.get(id) : undefined
+    const held = local.get(id)
+    if (state.localId !== id && !changed && held !== undefined && held.storedAt >= state.lastAccessedAt) {
+      // Loaded from memcached while a concurrent request of this process wrote
+      // and held the session: what this read-only request loaded is older
+      held.accessedAt = now
+      state.localId = id
+      return held
+    }
+    const existing = state.localId === id ? held : undefined
     const entry: LocalEntry = existing ?? {
       nodeId: state.nodeId as string,
       live: null,

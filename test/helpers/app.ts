@@ -202,9 +202,10 @@ export async function sessionOn (base: string, nodeId: string): Promise<CookieCl
 }
 
 export async function waitFor (condition: () => boolean | Promise<boolean>, what: string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs
+  // performance.now(): a test may have mocked Date (test/helpers/clock.ts)
+  const deadline = performance.now() + limitMs
   while (!await condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(20)
   }
 }

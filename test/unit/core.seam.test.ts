@@ -5,7 +5,6 @@
 // on real memcached (switch startNodes to startCluster).
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
 import msm from '../../lib/index.js'
@@ -13,6 +12,7 @@ import { operationsDuring } from '../helpers/memcached.js'
 import { startMemoryCluster } from '../helpers/memory-memcached.js'
 import { useClusterPerTest } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, idOf, msmOptions, startApp } from '../helpers/app.js'
+import { mockedClock } from '../helpers/clock.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 
 const startNodes = startMemoryCluster
@@ -135,13 +135,14 @@ describe('the ignore option', () => {
 })
 
 describe('lifetimes', () => {
-  test('touch extends the TTL of an unchanged session, at most once per touchInterval', async () => {
+  test('touch extends the TTL of an unchanged session, at most once per touchInterval', async (t) => {
+    const advance = mockedClock(t)
     const { app, client } = await startApp(cluster, apps, { maxInactiveInterval: 4, touchInterval: 1 })
     const control = new CookieClient(client.base)
     await client.get('/count')
     await control.get('/count')
     const start = Date.now()
-    const at = (seconds: number): Promise<unknown> => sleep(Math.max(0, start + seconds * 1000 - Date.now()))
+    const at = async (seconds: number): Promise<void> => { await advance(Math.max(0, start + seconds * 1000 - Date.now())) }
 
     const soon = await delta(() => client.get('/read'))
     assert.deepEqual(soon.ops, { get: 1, set: 0, touch: 0, delete: 0, flush: 0 }, 'no touch within touchInterval')
@@ -173,11 +174,12 @@ describe('lifetimes', () => {
     assert.deepEqual(ops, { get: 1, set: 0, touch: 2, delete: 0, flush: 0 })
   })
 
-  test('an idle session expires', async () => {
+  test('an idle session expires', async (t) => {
+    const advance = mockedClock(t)
     const { client } = await startApp(cluster, apps, { maxInactiveInterval: 2 })
     await client.get('/count')
     // Gone at most maxInactiveInterval + touchInterval + 1 s (2 + 1 + 1) after the last request
-    await sleep(4200)
+    await advance(4200)
     const response = await client.get('/read')
     assert.deepEqual(response.body, { n: null, isNew: true, id: null })
   })

@@ -5,12 +5,12 @@
 // memcached (switch startNodes to startCluster).
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
 import { startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { clusterWithApp, CookieClient, drained, idOf, nodeOf, nodeState, sessionOn, startApp, waitFor } from '../helpers/app.js'
+import { mockedClock } from '../helpers/clock.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { allAttributes } from '../helpers/attributes.js'
 
@@ -105,23 +105,25 @@ describe('case 1: a write whose backup node just died', () => {
 
 describe('case 2: a session that is only read gets its missing backup back', () => {
   test('operation counts of a healthy read-only session (fresh cluster)', async (t) => {
+    const advance = mockedClock(t)
     const { cluster, base } = await setup(3, { maxInactiveInterval: 60, touchInterval: 1 })
     const client = await sessionOn(base, 'n1')
     const within = await opsDuring(cluster, () => client.get('/read'))
     assert.deepEqual(within, { get: 1, set: 0, touch: 0, touchMisses: 0, delete: 0 }, 'within touchInterval')
-    await sleep(1100)
+    await advance(1100)
     const due = await opsDuring(cluster, () => client.get('/read'))
     assert.deepEqual(due, { get: 1, set: 0, touch: 2, touchMisses: 0, delete: 0 }, 'touchInterval passed: primary and backup touched')
     t.diagnostic(`healthy read-only: within touchInterval ${JSON.stringify(within)}; touchInterval passed ${JSON.stringify(due)}`)
   })
 
   test('backup node restarted empty: the next due touch finds bak: missing and re-creates it with add', async (t) => {
+    const advance = mockedClock(t)
     const { cluster, app, base } = await setup(3, { maxInactiveInterval: 60, touchInterval: 1 })
     const client = await sessionOn(base, 'n1')
     const id = idOf(client)
     await cluster.node('n2').restart()
     await waitFor(() => nodeState(app, 'n2') === 'up', 'n2 up')
-    await sleep(1100)
+    await advance(1100)
     const repair = await opsDuring(cluster, () => client.get('/read'))
     t.diagnostic(`read-only with a missing backup: ${JSON.stringify(repair)}`)
     assert.deepEqual(await backupOn(cluster, 'n2', id), { n: 1 }, 'the backup is back on n2')
@@ -131,7 +133,7 @@ describe('case 2: a session that is only read gets its missing backup back', () 
     assert.equal(repair.set, 1, 'one add, only because a copy was missing')
     assert.equal(app.msm.stats().backupsRecreated, 1)
 
-    await sleep(1100)
+    await advance(1100)
     const healthy = await opsDuring(cluster, () => client.get('/read'))
     assert.deepEqual(healthy, { get: 1, set: 0, touch: 2, touchMisses: 0, delete: 0 }, 'healthy again: no extra write')
 

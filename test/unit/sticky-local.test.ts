@@ -38,7 +38,7 @@ function request (): SessionState {
 function held (sticky: StickySessions): void {
   const first = request()
   Object.assign(first, { id: ID, nodeId: 'n1', attributes: { ...stored } })
-  sticky.keep(first, () => codec.encodeAttributes(first.attributes), Date.now())
+  sticky.keep(first, () => codec.encodeAttributes(first.attributes), Date.now(), true)
 }
 
 test('between requests a session is held as its bytes; the attributes object only weakly', () => {

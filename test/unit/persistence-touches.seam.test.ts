@@ -1,0 +1,182 @@
+// How an unchanged session is extended (lib/session/persistence.ts #extend,
+// lib/session/copy-keeper.ts), on the in-memory memcached with fresh nodes per
+// test, counted with the servers' own counters and app.msm.stats():
+// - a touch when touchInterval has passed, a rewrite ("refresh") once the
+//   stored lastAccessedAt is a whole maxInactiveInterval old (mocked clock);
+// - a touch of a session that a concurrent request destroyed brings back
+//   neither copy (docs/security.md: a logged-out session cannot come back);
+// - a touch that failed does not renew a rolling cookie; one queued after the
+//   response (backupAsync) does, and writes a lost backup again with the
+//   value as stored;
+// - in sticky mode a healthy touch writes nothing.
+// docs/how-it-works.md (idle expiry, memcached operations per request),
+// docs/failover.md (missing copies are written again).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { FastifyInstance } from 'fastify'
+import type { MsmOptions } from '../../lib/index.js'
+import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
+import { usePerTestCleanup } from '../helpers/fixtures.js'
+import { buildApp, CookieClient, drained, idOf, sessionOn, startApp, type StartedApp, type TestAppOptions } from '../helpers/app.js'
+import { mockedClock } from '../helpers/clock.js'
+
+const FAST = { operationTimeout: 300, nodeRetryInterval: 100 }
+const resources = usePerTestCleanup()
+
+interface Log { level: number, msg: string }
+
+interface Setup extends StartedApp {
+  cluster: MemoryCluster
+  logs: Log[]
+  /** GET /held-touch has entered its handler and waits for release(). */
+  entered: Promise<void>
+  release: () => void
+}
+
+/**
+ * The test app on `count` fresh nodes, plus GET /kill-then-touch?node=
+ * (kills a node in the handler, then asks for a touch) and GET /held-touch
+ * (waits for `release`, then asks for a touch).
+ */
+async function setup (count: number, options: Partial<MsmOptions> = {}): Promise<Setup> {
+  const cluster = await startMemoryCluster(count)
+  resources.clusters.push(cluster)
+  const logs: Log[] = []
+  let entered = (): void => {}
+  let release = (): void => {}
+  const enteredPromise = new Promise<void>((resolve) => { entered = resolve })
+  const released = new Promise<void>((resolve) => { release = resolve })
+  const build = async (app: TestAppOptions): Promise<FastifyInstance> => {
+    const fastify = await buildApp(app)
+    fastify.get('/kill-then-touch', async (request) => {
+      await cluster.node((request.query as { node: string }).node).kill()
+      request.session.touch()
+      return { ok: true }
+    })
+    fastify.get('/held-touch', async (request) => {
+      entered()
+      await released
+      request.session.touch()
+      return { n: request.session.get('n') ?? null }
+    })
+    return fastify
+  }
+  const logger = { level: 'warn', stream: { write: (line: string) => { logs.push(JSON.parse(line) as Log) } } }
+  const started = await startApp(cluster, resources.apps, { ...FAST, ...options }, { build, logger })
+  return { cluster, logs, entered: enteredPromise, release, ...started }
+}
+
+const total = (cluster: MemoryCluster, stat: 'cmd_set' | 'cmd_touch'): number => cluster.nodes.reduce((sum, node) => sum + node.server.stats()[stat], 0)
+
+function copyOf (client: CookieClient): CookieClient {
+  const copy = new CookieClient(client.base)
+  for (const [name, value] of client.cookies) copy.cookies.set(name, value)
+  return copy
+}
+
+test('an unchanged session is touched once touchInterval has passed, and rewritten once its stored lastAccessedAt is maxInactiveInterval old', async (t) => {
+  const advance = mockedClock(t)
+  const { cluster, app, base } = await setup(2, { maxInactiveInterval: 10, touchInterval: 5 })
+  const client = await sessionOn(base, 'n1')
+  const id = idOf(client)
+  const written = cluster.node('n1').server.peek(id)
+
+  await advance(6_000)
+  let sets = total(cluster, 'cmd_set')
+  assert.equal((await client.get('/read')).body.n, 1)
+  let stats = app.msm.stats()
+  assert.equal(stats.touched, 1, 'touchInterval passed: touched')
+  assert.equal(stats.refreshed, 0)
+  assert.equal(total(cluster, 'cmd_set'), sets, 'a touch writes nothing')
+  assert.equal(cluster.node('n1').server.peek(id), written, 'a touch leaves the stored value as it was')
+
+  await advance(6_000)
+  sets = total(cluster, 'cmd_set')
+  const touches = total(cluster, 'cmd_touch')
+  const saved = stats.saved
+  assert.equal((await client.get('/read')).status, 200)
+  stats = app.msm.stats()
+  assert.equal(stats.refreshed, 1, '12 s after the write, with maxInactiveInterval 10: rewritten')
+  assert.equal(stats.saved - saved, 1, 'a refresh is a write')
+  assert.equal(stats.touched, 1, 'not touched as well')
+  assert.equal(total(cluster, 'cmd_set') - sets, 2, 'both copies rewritten')
+  assert.equal(total(cluster, 'cmd_touch'), touches)
+  const refreshed = cluster.node('n1').server.peek(id)
+  assert.notEqual(refreshed, written, 'with the new lastAccessedAt')
+  assert.equal(cluster.node('n2').server.peek(`bak:${id}`), refreshed)
+  assert.equal((await client.get('/read')).body.n, 1, 'and the same attributes')
+})
+
+test('a touch of a session destroyed by a concurrent request brings back neither copy', async () => {
+  const { cluster, app, base, entered, release } = await setup(2)
+  const client = await sessionOn(base, 'n1')
+  const id = idOf(client)
+  const reading = copyOf(client).get('/held-touch')
+  await entered
+  assert.equal((await copyOf(client).post('/destroy')).status, 200)
+  release()
+  assert.equal((await reading).status, 200)
+  for (const node of cluster.nodes) {
+    assert.equal(node.server.peek(id), undefined, `no primary copy on ${node.id}`)
+    assert.equal(node.server.peek(`bak:${id}`), undefined, `no backup copy on ${node.id}`)
+  }
+  const read = await copyOf(client).get('/read')
+  assert.equal(read.body.n, null, 'the old cookie finds no session')
+  assert.equal(read.body.isNew, true)
+  const stats = app.msm.stats()
+  assert.equal(stats.backupsRecreated + stats.restored, 0)
+})
+
+test('a touch that fails on the primary does not renew a rolling cookie, and is counted', async () => {
+  const { app, base, logs } = await setup(2, { cookie: { maxAge: 600 } })
+  const client = await sessionOn(base, 'n1')
+  const response = await client.get('/kill-then-touch?node=n1')
+  assert.equal(response.status, 200)
+  assert.equal(response.headers.get('set-cookie'), null, 'the lifetime was not extended')
+  const stats = app.msm.stats()
+  assert.equal(stats.touchFailures, 1)
+  assert.equal(stats.touched, 0)
+  assert.ok(logs.some((entry) => /could not extend the session lifetime/.test(entry.msg)))
+})
+
+test('backupAsync: a rolling cookie is sent again when the session is written or touched after the response', async () => {
+  const { app, base } = await setup(2, { backupAsync: true, cookie: { maxAge: 600 } })
+  const client = await sessionOn(base, 'n1')
+  await drained(app)
+  const queued = app.msm.stats().backupsQueued
+  assert.match((await client.get('/count')).headers.get('set-cookie') ?? '', /Max-Age=600/, 'written')
+  assert.match((await client.get('/touch')).headers.get('set-cookie') ?? '', /Max-Age=600/, 'touched')
+  assert.equal((await client.get('/read')).headers.get('set-cookie'), null, 'neither: nothing to renew')
+  await drained(app)
+  assert.equal(app.msm.stats().backupsQueued - queued, 2, 'the write and the touch went through the queue')
+})
+
+test('backupAsync: a queued touch that finds the backup lost writes it again with the value as stored', async () => {
+  const { cluster, app, base } = await setup(2, { backupAsync: true })
+  const client = await sessionOn(base, 'n1')
+  await drained(app)
+  const id = idOf(client)
+  const stored = cluster.node('n1').server.peek(id)
+  cluster.node('n2').server.restart()
+  assert.equal((await client.get('/touch')).status, 200)
+  await drained(app)
+  assert.equal(app.msm.stats().touched, 1)
+  assert.equal(app.msm.stats().backupsRecreated, 1)
+  assert.equal(cluster.node('n2').server.peek(`bak:${id}`), stored, 'the same lastAccessedAt and attributes as the primary')
+  assert.equal(cluster.node('n1').server.peek(id), stored)
+})
+
+test('sticky: a healthy touch writes nothing and restores nothing', async () => {
+  const { cluster, app, base } = await setup(2, { sticky: true })
+  const client = await sessionOn(base, 'n1')
+  await drained(app)
+  const sets = total(cluster, 'cmd_set')
+  const touches = total(cluster, 'cmd_touch')
+  assert.equal((await client.get('/touch')).status, 200)
+  await drained(app)
+  const stats = app.msm.stats()
+  assert.equal(stats.touched, 1)
+  assert.equal(stats.restored + stats.backupsRecreated, 0)
+  assert.equal(total(cluster, 'cmd_touch') - touches, 2, 'both copies touched')
+  assert.equal(total(cluster, 'cmd_set'), sets, 'nothing written')
+})
