@@ -91,11 +91,17 @@ export class SessionManager {
     try {
       await this.#finish(state, request, reply)
     } finally {
-      if (state.lease !== null) await this.#parts.locks.release(state.lease)
-      state.lease = null
+      await this.#release(state)
       this.#parts.lockPolicy.learn(request, state.modified)
     }
     return payload
+  }
+
+  /** Releases the lock this request holds, if it holds one. */
+  async #release (state: SessionState): Promise<void> {
+    const lease = state.lease
+    state.lease = null
+    if (lease !== null) await this.#parts.locks.release(lease)
   }
 
   #ignoredSession (request: FastifyRequest): Session | null {
@@ -121,7 +127,11 @@ export class SessionManager {
         outcome = { status: 'unavailable', error: new Error('no memcached node is available') }
         break
       }
-      if (wantLock && state.lease === null) await this.#lock(state, location, request, reply)
+      if (wantLock) {
+        // A lock taken on a primary that then failed the read guards nothing: the session is locked where it moves
+        await this.#release(state)
+        await this.#lock(state, location, request, reply)
+      }
       const started = timings.start()
       outcome = await locator.read(location)
       timings.since('load', started)

@@ -3,9 +3,11 @@
 // load that failed (the stored session is never overwritten by that request),
 // a restore and a relocation from the backup (counted, the old backup copy
 // deleted), a concurrent destroy that a loaded session's write must not undo,
-// a lock that does not come (lockTimeoutPolicy), and a new session that holds
-// nothing. Each case checks the response, the stored copies (server.peek)
-// and the counters of app.msm.stats() (docs/monitoring.md, docs/failover.md,
+// a lock that does not come (lockTimeoutPolicy), a primary that fails between
+// the lock and the read (regression: the session is locked again where it
+// moves, and the first lock released), and a new session that holds nothing.
+// Each case checks the response, the stored copies (server.peek) and the
+// counters of app.msm.stats() (docs/monitoring.md, docs/failover.md,
 // docs/locking.md).
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -195,6 +197,59 @@ describe('lockTimeoutPolicy', () => {
     const adds = cluster.node('n1').server.stats().cmd_set
     assert.equal((await client.get('/read')).status, 200)
     assert.ok(cluster.node('n1').server.stats().cmd_set > adds, 'the lock was taken (an add on the primary)')
+  })
+})
+
+describe('locking during a relocation', () => {
+  /** Kills `node` right after it answered the next lock `add`: the read that follows fails. */
+  function killAfterNextLock (cluster: MemoryCluster, nodeId: string): void {
+    const server = cluster.node(nodeId).server
+    const transport = server.transport.bind(server)
+    let armed = true
+    server.transport = () => {
+      const inner = transport()
+      return {
+        ...inner,
+        add: (key, value, lifetime, done) => {
+          inner.add(key, value, lifetime, (error, added) => {
+            done(error, added)
+            if (armed && key.startsWith('lock:')) {
+              armed = false
+              server.kill()
+            }
+          })
+        }
+      }
+    }
+  }
+
+  test('a primary that fails between the lock and the read: the session is locked again where it moves, so concurrent requests are serialised', async () => {
+    const gates: Gates = { entered: gate(), proceed: gate() }
+    const cluster = await startMemoryCluster(2)
+    resources.clusters.push(cluster)
+    killAfterNextLock(cluster, 'n1')
+    const { app, base } = await startApp(cluster, resources.apps, { ...FAST, lockingMode: 'all', lockTimeout: 1000 }, { build: withHeldRoute(gates) })
+    // Requests without a cookie lock nothing: the first lock is that of /held
+    const first = await sessionOn(base, 'n1')
+    const oldId = idOf(first)
+    const second = new CookieClient(base)
+    second.cookies.set('sessionId', oldId)
+    const held = first.get('/held')
+    await gates.entered.opened
+    assert.equal(nodeState(app, 'n1'), 'down')
+    const counted = second.get('/count')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    gates.proceed.open()
+    assert.equal((await held).status, 200)
+    assert.equal((await counted).status, 200)
+    assert.equal(idOf(first), idOf(second), 'one new id')
+    assert.equal((await first.get('/read')).body.n, 3, 'both increments kept')
+    // n1 back, empty: a client that still has the old id is not blocked by a lock left behind in this process
+    await cluster.node('n1').start()
+    await waitFor(() => nodeState(app, 'n1') === 'up', 'n1 to be probed up again')
+    const late = new CookieClient(base)
+    late.cookies.set('sessionId', oldId)
+    assert.equal((await late.get('/read')).status, 200)
   })
 })
 

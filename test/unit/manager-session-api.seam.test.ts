@@ -14,7 +14,7 @@ import cookie from '@fastify/cookie'
 import msm, { jsonSerializer, type MsmOptions } from '../../lib/index.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { useClusterPerTest } from '../helpers/fixtures.js'
-import { CookieClient, idOf, startApp, type StartedApp, type TestAppOptions } from '../helpers/app.js'
+import { CookieClient, idOf, startApp, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
 import { mockedClock } from '../helpers/clock.js'
 
 let cluster: MemoryCluster
@@ -67,11 +67,11 @@ describe('reading the session', () => {
   test('get() of a name every object has, such as toString or constructor, is undefined on a loaded session', async () => {
     const { client } = await appWith({ serializer: jsonSerializer }, {
       'GET /inherited': async (request: any) => ({
-        values: ['toString', 'constructor', 'hasOwnProperty', 'n'].map((key) => request.session.get(key) ?? null)
+        types: ['toString', 'constructor', 'hasOwnProperty', 'n'].map((key) => typeof request.session.get(key))
       })
     })
     await client.get('/count')
-    assert.deepEqual((await client.get('/inherited')).body, { values: [null, null, null, 1] })
+    assert.deepEqual((await client.get('/inherited')).body, { types: ['undefined', 'undefined', 'undefined', 'number'] })
   })
 })
 
@@ -191,6 +191,53 @@ describe('session.cookie.maxAge', () => {
     const { body } = await client.post('/max-age')
     assert.equal(body.after, 3_600_000)
     assert.match(body.error, /milliseconds/)
+  })
+})
+
+describe('writes', () => {
+  test('a new session whose save() was refused as too large, then made smaller, is stored and gets its cookie with its own maxAge', async () => {
+    const { client } = await appWith({ maxSessionSize: 2000 }, {
+      'GET /recover': async (request: any) => {
+        request.session.options({ maxAge: 60_000 })
+        request.session.set('big', 'x'.repeat(5000))
+        const refused = await request.session.save().then(() => null, (error: { code: string }) => error.code)
+        request.session.set('big', 'small')
+        return { refused }
+      },
+      'GET /big': async (request: any) => ({ big: request.session.get('big') ?? null })
+    })
+    const response = await client.get('/recover')
+    assert.deepEqual(response.body, { refused: 'FST_MSM_SESSION_TOO_LARGE' })
+    assert.match(response.headers.getSetCookie()[0] ?? '', /^sessionId=[^;]+;.*Max-Age=60\b/)
+    assert.deepEqual((await client.get('/big')).body, { big: 'small' })
+  })
+
+  test('sticky mode: a session served from the process sends its cookie only once', async () => {
+    const { app, client } = await appWith({ sticky: true }, {})
+    await client.get('/count')
+    assert.equal(client.lastSetCookie.length, 1)
+    assert.equal((await client.get('/count')).body.n, 2)
+    assert.equal(app.msm.stats().localHits, 1, 'served from the process')
+    assert.deepEqual(client.lastSetCookie, [], 'no cookie sent again')
+  })
+
+  test('sticky mode: save() of a held session whose memcached copy was lost writes it there again', async () => {
+    const { app, client } = await appWith({ sticky: true }, {
+      'GET /count-and-save': async (request: any) => {
+        request.session.set('n', (request.session.get('n') as number) + 1)
+        await request.session.save()
+        return { n: request.session.get('n') }
+      }
+    })
+    await client.get('/count')
+    const id = idOf(client)
+    await waitFor(() => cluster.nodes.some((node) => node.server.peek(id) !== undefined), 'the queued write')
+    const primary = cluster.nodes.find((node) => node.server.peek(id) !== undefined) as MemoryCluster['nodes'][number]
+    primary.server.restart()
+    const response = await client.get('/count-and-save')
+    assert.deepEqual({ status: response.status, body: response.body }, { status: 200, body: { n: 2 } })
+    assert.notEqual(primary.server.peek(id), undefined, 'stored again on its primary')
+    assert.equal(app.msm.stats().revivalsPrevented, 0)
   })
 })
 
