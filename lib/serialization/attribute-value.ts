@@ -22,6 +22,25 @@ export function assertStorable (key: string, value: unknown, options: StorableOp
 
 interface Problem { path: string, reason: string }
 
+/**
+ * Whether plain objects and arrays in `value` nest deeper than MAX_DEPTH (or
+ * loop). Typed schemas need this bound too: stored bytes nested deeper than
+ * the load-time bounds check allows (avro-bounds.ts) would be saved, then
+ * refused on every read. Buffers, Dates and other instances are leaves.
+ */
+export function nestsTooDeeply (value: unknown, depth = 0): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const items = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : null
+  if (items === null) return false
+  if (depth >= MAX_DEPTH) return true
+  return items.some((item) => nestsTooDeeply(item, depth + 1))
+}
+
+function isPlainObject (value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
 function findProblem (value: unknown, path: string, depth: number, ancestors: object[], options: StorableOptions): Problem | null {
   switch (typeof value) {
     case 'boolean':

@@ -1,4 +1,5 @@
 import type avro from 'avsc'
+import { MAX_DEPTH } from './attribute-value.js'
 
 /**
  * A bounds check for untrusted Avro bytes, run before avsc decodes them.
@@ -9,7 +10,15 @@ import type avro from 'avsc'
  * and enum indexes exist, that nesting stays bounded, and that no map key is
  * `__proto__` (a decoder assigning it would replace an object's prototype).
  */
-const MAX_NESTING = 80
+/**
+ * Deep enough for every value set() accepts (MAX_DEPTH objects and arrays,
+ * attribute-value.ts): under the Session record (depth 0) and the attributes
+ * map (1), an attribute's JsonValue record is at 2; each object or array adds
+ * 3 (its JsonValue record, union, map or array), so the innermost leaf's
+ * record is at 2 + 3 * 64, its union at one more and its branch at 196.
+ * A lower bound made such sessions unreadable after they were saved.
+ */
+const MAX_NESTING = 2 + 3 * MAX_DEPTH + 2
 /** avsc's own bound (isSafeLong): beyond it, decoding throws "potential precision loss". */
 const MAX_SAFE_LONG = 9007199254740990
 const PROTO_KEY = Buffer.from('__proto__')

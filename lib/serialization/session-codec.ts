@@ -1,7 +1,7 @@
 import type avro from 'avsc'
 import type { Attributes } from '../types/index.js'
 import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
-import { assertStorable } from './attribute-value.js'
+import { assertStorable, MAX_DEPTH, nestsTooDeeply } from './attribute-value.js'
 import { checkAvroBytes, checkRecordWithMapEntries, mapEntries, mapValueSlices } from './avro-bounds.js'
 import { hasUnreadValues, lazyAttributes, readAttribute, unreadValueBytes } from './lazy-attributes.js'
 import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, sessionSchema } from './avro-types.js'
@@ -44,6 +44,8 @@ export class AvroSessionCodec implements SessionCodec {
     }
     const fieldType = this.#typedFields.get(key)
     if (fieldType === undefined) throw new FST_MSM_SCHEMA_MISMATCH(key, `the session schema has no field "${key}"`)
+    // before isValid, which would recurse forever through a cycle
+    if (nestsTooDeeply(value)) throw new FST_MSM_SCHEMA_MISMATCH(key, `it nests objects and arrays deeper than ${MAX_DEPTH} levels (or in a cycle), deeper than a stored session is read back`)
     const problems: string[] = []
     fieldType.isValid(value, {
       errorHook: (path: string[], bad: unknown, type: avro.Type) => {
