@@ -95,7 +95,12 @@ export class SessionPersistence {
     }
     const now = Date.now()
     const local = this.#parts.sticky?.keep(state, () => bytes, now, true) ?? null
-    if (!await this.#write(state, bytes, now, { deferred: false, refresh: false, local }, log)) throw new FST_MSM_STORE_UNAVAILABLE()
+    const sendCookie = state.sendCookie
+    if (!await this.#write(state, bytes, now, { deferred: false, refresh: false, local }, log)) {
+      // A failed save() decides nothing about the cookie: the write at the end of the request does
+      state.sendCookie = sendCookie
+      throw new FST_MSM_STORE_UNAVAILABLE()
+    }
     markStored(state, bytes)
     // Written under this id now: later writes in this request replace it
     state.loadedFromPrimary = true
@@ -271,16 +276,10 @@ export class SessionPersistence {
   #encode (state: SessionState, id: string, attributesBytes: Buffer, now: number): string {
     const { codec, timings, counters, config } = this.#parts
     const started = timings.start()
-    const value = codec.encodeValue({
-      id,
-      createdAt: state.createdAt,
-      lastAccessedAt: now,
-      maxInactiveInterval: config.maxInactiveInterval
-    }, attributesBytes)
+    const value = codec.encodeValue({ id, createdAt: state.createdAt, lastAccessedAt: now, maxInactiveInterval: config.maxInactiveInterval }, attributesBytes)
     timings.since('serialize', started)
     if (value.length > config.maxSessionSize) {
       counters.oversized++
-      state.sendCookie = false
       throw new FST_MSM_SESSION_TOO_LARGE(value.length, config.maxSessionSize)
     }
     timings.size(value.length)

@@ -209,7 +209,8 @@ export class SessionManager {
     state.createdAt = session.meta.createdAt
     state.lastAccessedAt = session.meta.lastAccessedAt
     state.loadedBytes = session.attributesBytes
-    state.loadedFromPrimary = outcome.how === 'primary' && location.movedFrom === null
+    // Also when the old id's request finds it already moved: a write must not re-create it after a destroy
+    state.loadedFromPrimary = outcome.how === 'primary'
   }
 
   /** A session read from a backup copy is written back at once, under its (new) id. */

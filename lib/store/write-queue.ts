@@ -7,8 +7,8 @@
  */
 export type Job = () => Promise<void>
 
+/** A key with a job running. */
 interface Slot {
-  running: boolean
   /** The newest job waiting behind the running one, if any. */
   next: Job | null
 }
@@ -51,7 +51,7 @@ export class WriteQueue {
       slot.next = job
       return
     }
-    this.#slots.set(key, { running: true, next: null })
+    this.#slots.set(key, { next: null })
     this.#run(key, job)
   }
 

@@ -165,6 +165,28 @@ describe('writes of a loaded session', () => {
     assert.deepEqual(storedOn(cluster, id), [], 'not written again')
     assert.equal(app.msm.stats().revivalsPrevented, 1)
   })
+  test('regression: nor by a request that came with the old cookie of a relocated session', async () => {
+    const gates: Gates = { entered: gate(), proceed: gate() }
+    const { cluster, app, base } = await setup(3, {}, withHeldRoute(gates))
+    const client = await sessionOn(base, 'n1')
+    const oldId = idOf(client)
+    cluster.node('n1').server.kill()
+    assert.equal((await client.get('/count')).body.n, 2, 'relocated by this request')
+    const newId = idOf(client)
+    // A tab that still has the old cookie finds the session already under its new id
+    const stale = new CookieClient(base)
+    stale.cookies.set('sessionId', oldId)
+    const held = stale.get('/held')
+    await gates.entered.opened
+    assert.equal((await client.post('/destroy')).status, 200)
+    gates.proceed.open()
+    const response = await held
+    assert.equal(response.status, 200)
+    assert.equal(response.body.n, 2, 'it read the relocated session')
+    assert.deepEqual(storedOn(cluster, newId), [], 'the destroyed session is not written again')
+    assert.deepEqual(storedOn(cluster, `bak:${newId}`), [])
+    assert.equal(app.msm.stats().revivalsPrevented, 1)
+  })
 })
 
 describe('lockTimeoutPolicy', () => {

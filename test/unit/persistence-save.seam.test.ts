@@ -3,7 +3,9 @@
 // save() of a session that holds nothing stores nothing; of an unchanged
 // session writes nothing, and the end of the request writes nothing either;
 // of a changed one writes once, and the end of the request does not write
-// again. In sticky mode a session saved by its first request is served from
+// again. A new session whose save() failed (too large, nodes unavailable) is
+// still stored at the end of the request, with its cookie (regressions). In
+// sticky mode a session saved by its first request is served from
 // the process afterwards. isModified() follows changes made in place.
 // Written for mutants that survived the rest of the suite (test/mutation/REPORT.md).
 import { test } from 'node:test'
@@ -11,9 +13,18 @@ import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
-import { buildApp, drained, startApp, type StartedApp, type TestAppOptions } from '../helpers/app.js'
+import { buildApp, drained, nodeState, startApp, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
 
 const resources = usePerTestCleanup()
+
+/** A promise and the function that settles it: lets a handler wait for the test. */
+function gate (): { opened: Promise<void>, open: () => void } {
+  let open = (): void => {}
+  const opened = new Promise<void>((resolve) => { open = resolve })
+  return { opened, open }
+}
+let nodesBack = gate()
+let writeAtEnd = gate()
 
 async function build (options: TestAppOptions): Promise<FastifyInstance> {
   const app = await buildApp(options)
@@ -31,6 +42,20 @@ async function build (options: TestAppOptions): Promise<FastifyInstance> {
     await request.session.save()
     return { n, modifiedAfterSave: request.session.isModified() }
   })
+  app.get('/save-too-large-then-shrink', async (request) => {
+    request.session.set('blob', 'x'.repeat(4096))
+    const refused = await request.session.save().then(() => null, (error: { code?: string }) => error.code)
+    request.session.set('blob', 'small')
+    return { refused }
+  })
+  app.get('/save-while-down', async (request) => {
+    request.session.set('n', 7)
+    const refused = await request.session.save().then(() => null, (error: { code?: string }) => error.code)
+    nodesBack.open()
+    await writeAtEnd.opened
+    return { refused }
+  })
+  app.get('/blob', async (request) => ({ blob: request.session.get('blob') ?? null }))
   app.get('/modified', async (request) => {
     const before = request.session.isModified()
     const user = request.session.get('user') as { visits: number } | undefined
@@ -77,6 +102,32 @@ test('save() of a changed session writes both copies once; the end of the reques
   assert.equal(response.body.modifiedAfterSave, false, 'saved: nothing left to write')
   assert.equal(sets(cluster) - before, 2)
   assert.equal((await client.get('/read')).body.n, 2)
+})
+
+test('regression: a new session whose save() was refused as too large, then shrunk, is stored at the end of the request and gets its cookie', async () => {
+  const { client } = await setup({ maxSessionSize: 2048 })
+  const response = await client.get('/save-too-large-then-shrink')
+  assert.equal(response.status, 200)
+  assert.equal(response.body.refused, 'FST_MSM_SESSION_TOO_LARGE')
+  assert.equal(client.lastSetCookie.length, 1, 'the cookie of the session stored at the end')
+  assert.equal((await client.get('/blob')).body.blob, 'small')
+})
+
+test('regression: a new session whose save() failed on unavailable nodes is stored at the end of the request, once they are back, and gets its cookie', async () => {
+  nodesBack = gate()
+  writeAtEnd = gate()
+  const { cluster, app, client } = await setup({ operationTimeout: 100, nodeRetryInterval: 50 })
+  for (const node of cluster.nodes) node.server.hang()
+  const pending = client.get('/save-while-down')
+  await nodesBack.opened
+  for (const node of cluster.nodes) node.server.resume()
+  await waitFor(() => cluster.nodes.every((node) => nodeState(app, node.id) === 'up'), 'both nodes up again')
+  writeAtEnd.open()
+  const response = await pending
+  assert.equal(response.status, 200)
+  assert.equal(response.body.refused, 'FST_MSM_STORE_UNAVAILABLE')
+  assert.equal(client.lastSetCookie.length, 1, 'the cookie of the session stored at the end')
+  assert.equal((await client.get('/read')).body.n, 7)
 })
 
 test('sticky: a session saved by its first request is held in the process with what was saved', async () => {
