@@ -62,14 +62,15 @@ export default {
     '!lib/session/sticky-strategy.ts'
   ],
   coverageAnalysis: 'perTest',
-  // 3 processes on 2 cores: the seam tests wait on sockets part of the time
-  concurrency: 3,
-  // A file's time in the dry run, times 1.5, plus 30 s: room for a loaded
-  // 2-core machine, so that load does not pass for a detected mutant; an
-  // endless loop or a lock that is never released still ends as a Timeout
-  // (which counts as detected).
+  // 4 processes on 2 cores: a mutant that hangs a test (a lock never released,
+  // a promise never settled) waits out its timeout without using the CPU.
+  concurrency: 4,
+  // A file's time in the dry run, times 1.5, plus 10 s: a seam file takes 1
+  // to 2 s, so this is room for a loaded 2-core machine, and load does not
+  // pass for a detected mutant. A hung mutant ends as a Timeout (which counts
+  // as detected). Do not run other heavy work beside a mutation run.
   timeoutFactor: 1.5,
-  timeoutMS: 30_000,
+  timeoutMS: 10_000,
   dryRunTimeoutMinutes: 10,
   // Only what the tests read: lib/, test/ and the config files.
   ignorePatterns: ['/*', '!/lib', '!/test', '!/package.json', '!/tsconfig.json'],
