@@ -16,6 +16,7 @@ export interface StorableOptions {
  */
 export function assertStorable (key: string, value: unknown, options: StorableOptions): void {
   if (key === '__proto__') throw new FST_MSM_VALUE_UNSUPPORTED(key, 'the key __proto__ is reserved')
+  if (!key.isWellFormed()) throw new FST_MSM_VALUE_UNSUPPORTED(key, 'the key holds a lone UTF-16 surrogate, which UTF-8 cannot carry')
   const problem = findProblem(value, key, 0, [], options)
   if (problem !== null) throw new FST_MSM_VALUE_UNSUPPORTED(problem.path, problem.reason)
 }

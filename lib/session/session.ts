@@ -1,5 +1,5 @@
 import type { Attributes, SessionData, SessionKey, SessionValue, SessionValueOf } from '../types/index.js'
-import { FST_MSM_SESSION_DISABLED } from '../errors.js'
+import { FST_MSM_SESSION_DISABLED, FST_MSM_VALUE_UNSUPPORTED } from '../errors.js'
 import { assignNewId, kState, markStored, type SessionState } from './session-state.js'
 import { SessionCookieView, setCookieMaxAge } from './cookie-view.js'
 import { tracked, unwrap } from './tracking.js'
@@ -79,6 +79,7 @@ export class Session {
    * path, for a value that would not come back unchanged. `undefined` deletes.
    */
   set<K extends SessionKey> (key: K, value: (keyof SessionData extends never ? SessionValue : SessionValueOf<K>) | undefined): this {
+    if (typeof key !== 'string') throw new FST_MSM_VALUE_UNSUPPORTED(String(key), 'session keys are strings; a symbol key would not be stored')
     if (value === undefined) return this.delete(key)
     const state = this[kState]
     const raw = unwrap(value)

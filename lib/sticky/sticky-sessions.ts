@@ -85,9 +85,10 @@ export class StickySessions implements StickyStrategy {
     const id = state.id as string
     if (state.localId !== null && state.localId !== id) local.delete(state.localId)
     const held = local.get(id)
-    if (state.localId !== id && !changed && held !== undefined && held.storedAt >= state.lastAccessedAt) {
-      // Loaded from memcached while a concurrent request of this process wrote
-      // and held the session: what this read-only request loaded is older
+    if (!changed && held !== undefined && held.storedAt >= state.lastAccessedAt) {
+      // A read-only request keeps what the process holds: a concurrent request
+      // of this process may have written the session since this one loaded it
+      // (from memcached or from the process), so what this request has is older
       held.accessedAt = now
       state.localId = id
       return held

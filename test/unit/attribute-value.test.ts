@@ -49,3 +49,15 @@ test('cycles and excessive depth are refused; shared references are fine', () =>
   for (let i = 0; i < MAX_DEPTH + 1; i++) deep = [deep]
   rejects(deep, /"key/, /deeper than/)
 })
+
+// Regression: a top-level key with a lone surrogate was accepted, and came back as a different key
+test('a session key holding a lone UTF-16 surrogate is refused like a nested one', () => {
+  for (const dates of [false, true]) {
+    assert.throws(() => assertStorable('a\ud800', 1, { dates }), (error: Error & { code: string }) => {
+      assert.equal(error.code, 'FST_MSM_VALUE_UNSUPPORTED')
+      assert.match(error.message, /surrogate/)
+      return true
+    })
+  }
+  assertStorable('ü😀', 1, { dates: false })
+})

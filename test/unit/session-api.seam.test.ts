@@ -85,6 +85,14 @@ describe('attributes as properties', () => {
     const { client } = await startApp(cluster, apps, {}, appWith({ 'GET /big': async (request) => { request.session.n = 10n; return {} } }))
     assert.equal((await client.get('/big')).body.code, 'FST_MSM_VALUE_UNSUPPORTED')
   })
+
+  // Regression: set() with a symbol key (plain JavaScript) threw a TypeError, a 500 without a code
+  test('set() with a symbol key is refused with a coded error, not a TypeError', async () => {
+    const { client } = await startApp(cluster, apps, {}, appWith({ 'GET /symbol': async (request) => { request.session.set(Symbol('k'), 1); return {} } }))
+    const response = await client.get('/symbol')
+    assert.equal(response.body.code, 'FST_MSM_VALUE_UNSUPPORTED')
+    assert.match(response.body.message, /session keys are strings/)
+  })
 })
 
 describe('change detection without re-encoding', () => {
