@@ -27,6 +27,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
+import { originalOf } from './mutation-source.mjs'
 
 const root = join(import.meta.dirname, '..')
 const { values: args, positionals } = parseArgs({
@@ -41,16 +42,6 @@ const { values: args, positionals } = parseArgs({
 })
 
 const PROVEN_TIMEOUT = /^Hit limit reached/
-
-function originalOf (source, { start, end }) {
-  const lines = source.split('\n')
-  if (start.line === end.line) return lines[start.line - 1].slice(start.column - 1, end.column - 1)
-  return [
-    lines[start.line - 1].slice(start.column - 1),
-    ...lines.slice(start.line, end.line - 1),
-    lines[end.line - 1].slice(0, end.column - 1)
-  ].join('\n')
-}
 
 const identity = (file, mutant) =>
   `${file}|${mutant.mutatorName}|${mutant.replacement}|${mutant.location.start.line}:${mutant.location.start.column}-${mutant.location.end.line}:${mutant.location.end.column}`

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
+import { originalOf } from './mutation-source.mjs'
 
 const root = join(import.meta.dirname, '..')
 const { values: args } = parseArgs({
@@ -51,17 +52,6 @@ function dispositionOf ({ key, file, mutant, original }) {
     (candidate.file === undefined || new RegExp(candidate.file).test(file)) &&
     (candidate.original === undefined || new RegExp(candidate.original).test(original)))
   return rule === undefined ? '' : rule.disposition
-}
-
-/** The source text a mutant replaces. */
-function originalOf (source, { start, end }) {
-  const lines = source.split('\n')
-  if (start.line === end.line) return lines[start.line - 1].slice(start.column - 1, end.column - 1)
-  return [
-    lines[start.line - 1].slice(start.column - 1),
-    ...lines.slice(start.line, end.line - 1),
-    lines[end.line - 1].slice(0, end.column - 1)
-  ].join('\n')
 }
 
 /** One line, at most `max` characters, safe inside a markdown table cell. */

@@ -337,17 +337,23 @@ async function heldWrites (options: Partial<MsmOptions>): Promise<StartedApp & {
   return { ...started, cluster, entered: gate.wait(0), release: () => { gate.open(1) }, savedAtResponse }
 }
 
-test("storeFailurePolicy 'fail': a write that finds the session destroyed by a concurrent request is no store failure (no 503)", async () => {
-  const { app, base, entered, release } = await heldWrites({ storeFailurePolicy: 'fail' })
-  const client = await sessionOn(base, 'n1')
+/** A write held until a concurrent request of the same client destroyed the session; its response. */
+async function writeRacingDestroy (held: Awaited<ReturnType<typeof heldWrites>>): Promise<Awaited<ReturnType<CookieClient['get']>>> {
+  const client = await sessionOn(held.base, 'n1')
   const writing = copyOf(client).get('/held-set')
   try {
-    await entered
+    await held.entered
     assert.equal((await copyOf(client).post('/destroy')).status, 200)
   } finally {
-    release()
+    held.release()
   }
-  const response = await writing
+  return await writing
+}
+
+test("storeFailurePolicy 'fail': a write that finds the session destroyed by a concurrent request is no store failure (no 503)", async () => {
+  const held = await heldWrites({ storeFailurePolicy: 'fail' })
+  const { app } = held
+  const response = await writeRacingDestroy(held)
   assert.equal(response.status, 200)
   const stats = app.msm.stats()
   assert.equal(stats.revivalsPrevented, 1)
@@ -355,16 +361,9 @@ test("storeFailurePolicy 'fail': a write that finds the session destroyed by a c
 })
 
 test('a write that finds the session destroyed by a concurrent request renews no rolling cookie and is not reported saved', async () => {
-  const { app, base, entered, release, savedAtResponse } = await heldWrites({ cookie: { maxAge: 600 } })
-  const client = await sessionOn(base, 'n1')
-  const writing = copyOf(client).get('/held-set')
-  try {
-    await entered
-    assert.equal((await copyOf(client).post('/destroy')).status, 200)
-  } finally {
-    release()
-  }
-  const response = await writing
+  const held = await heldWrites({ cookie: { maxAge: 600 } })
+  const { app, savedAtResponse } = held
+  const response = await writeRacingDestroy(held)
   assert.equal(response.status, 200)
   assert.equal(response.headers.get('set-cookie'), null, 'no cookie for the destroyed session')
   await waitFor(() => savedAtResponse.length === 1, 'the onResponse hook of the writing request')

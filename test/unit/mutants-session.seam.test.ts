@@ -14,14 +14,14 @@
 //   even when the write is refused;
 // - lib/session/copy-keeper.ts: a lost primary that cannot be written back is
 //   a warning in the log.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
 import { kTransport, type MemcachedTransport, type TransportFactory } from '../../lib/memcached/transport.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
-import { buildApp, CookieClient, drained, idOf, nodeOf, startApp, type StartAppExtra, type TestAppOptions, waitFor } from '../helpers/app.js'
+import { buildApp, CookieClient, drained, idOf, nodeOf, startApp, type StartAppExtra, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
 import { mockedClock } from '../helpers/clock.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 100 }
@@ -175,47 +175,16 @@ test('sticky mode: a write of a request that loaded the session from memcached r
   assert.equal((await saver).status, 200)
 })
 
-test('sticky mode: of two read-only requests that loaded the session from memcached, the process keeps the newer version', async (t) => {
+/**
+ * Sticky mode: two read-only requests of the reader instance load the session
+ * from memcached, the first n = 1, the second n = 2 (written a second later
+ * by the writer instance); the older one finishes first. The client ends on
+ * the reader.
+ */
+async function twoReadsOfTwoVersions (t: TestContext, options: Partial<MsmOptions> = {}): Promise<{ advance: (ms: number) => Promise<void>, cluster: MemoryCluster, client: CookieClient, reader: StartedApp }> {
   const advance = mockedClock(t)
   const cluster = await nodes(2)
-  const sticky = { ...FAST, sticky: true }
-  const gate = gates(2)
-  const counter = { loaded: 0 }
-  const writer = await startApp(cluster, resources.apps, sticky)
-  const reader = await startApp(cluster, resources.apps, sticky, slowReads(gate, counter))
-  const client = new CookieClient(writer.base)
-  await client.get('/count')
-  await drained(writer.app)
-  client.base = reader.base
-  const older = client.get('/slow-read/0')
-  let newer: ReturnType<CookieClient['get']> | undefined
-  try {
-    await waitFor(() => counter.loaded === 1, 'the first read to load n = 1')
-    // A second later another instance writes n = 2; a second read loads that
-    await advance(1000)
-    client.base = writer.base
-    assert.equal((await client.get('/count')).body.n, 2)
-    await drained(writer.app)
-    client.base = reader.base
-    newer = client.get('/slow-read/1')
-    await waitFor(() => counter.loaded === 2, 'the second read to load n = 2')
-    gate.open(0)
-    assert.equal((await older).body.n, 1)
-    gate.open(1)
-    assert.equal((await newer).body.n, 2)
-  } finally {
-    gate.openAll()
-    await Promise.allSettled([older, newer])
-  }
-  await drained(reader.app)
-  assert.equal((await client.get('/read')).body.n, 2, 'the process holds the newer version')
-  assert.equal((await client.get('/count')).body.n, 3, 'and builds on it')
-})
-
-test('sticky mode: of two read-only requests that loaded the session from memcached, the newer version is also what the touch interval counts from', async (t) => {
-  const advance = mockedClock(t)
-  const cluster = await nodes(2)
-  const sticky = { ...FAST, sticky: true, maxInactiveInterval: 60, touchInterval: 10 }
+  const sticky = { ...FAST, sticky: true, ...options }
   const gate = gates(2)
   const counter = { loaded: 0 }
   const writer = await startApp(cluster, resources.apps, sticky)
@@ -236,14 +205,25 @@ test('sticky mode: of two read-only requests that loaded the session from memcac
     newer = client.get('/slow-read/1')
     await waitFor(() => counter.loaded === 2, 'the second read to load n = 2')
     gate.open(0)
-    await older
+    assert.equal((await older).body.n, 1)
     gate.open(1)
-    await newer
+    assert.equal((await newer).body.n, 2)
   } finally {
     gate.openAll()
     await Promise.allSettled([older, newer])
   }
   await drained(reader.app)
+  return { advance, cluster, client, reader }
+}
+
+test('sticky mode: of two read-only requests that loaded the session from memcached, the process keeps the newer version', async (t) => {
+  const { client } = await twoReadsOfTwoVersions(t)
+  assert.equal((await client.get('/read')).body.n, 2, 'the process holds the newer version')
+  assert.equal((await client.get('/count')).body.n, 3, 'and builds on it')
+})
+
+test('sticky mode: of two read-only requests that loaded the session from memcached, the newer version is also what the touch interval counts from', async (t) => {
+  const { advance, cluster, client, reader } = await twoReadsOfTwoVersions(t, { maxInactiveInterval: 60, touchInterval: 10 })
   // 9.5 s after the newer version was stored, 10.5 s after the older one
   await advance(9500)
   const before = touches(cluster)
