@@ -234,7 +234,9 @@ export class SessionManager {
 
   async #finish (state: SessionState, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { cookie, persistence, counters, hashId } = this.#parts
-    if (state.id === null) {
+    // A new session that holds nothing is not stored, and gets no cookie; the
+    // cookie of a destroyed one is expired (even if sessionId handed out a new id)
+    if (state.id === null || isUninitialized(state)) {
       if (state.destroyed && state.cookieSent) cookie.clear(reply)
       return
     }
@@ -246,8 +248,6 @@ export class SessionManager {
       }
       return
     }
-    // A new session that holds nothing is not stored, and gets no cookie
-    if (isUninitialized(state)) return
     const extended = await persistence.finish(state, request.log)
     // A cookie with a maxAge rolls with the session's lifetime in memcached
     if (extended && (cookie.rolls || state.cookieMaxAgeMs !== null)) state.sendCookie = true

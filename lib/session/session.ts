@@ -135,8 +135,8 @@ export class Session {
         if (Object.hasOwn(state.attributes, field)) kept[field] = state.attributes[field] as Attributes[string]
       }
       await this.changeSessionId()
+      // Values read before stay tracked: those kept are still the session's
       state.attributes = kept
-      state.proxies = null
       state.handedOut = null
     })
   }

@@ -19,36 +19,49 @@ export function unwrap<T> (value: T): T {
  */
 export function tracked (state: SessionState, key: string, value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value
+  state.proxies ??= new WeakMap()
+  return watched(state.proxies, state, key, value)
+}
+
+/**
+ * `value` watched within `scope`, the session's proxies when it was read.
+ * destroy() and reload() start a new scope: the data read before them is no
+ * longer the session's, so changing it afterwards changes nothing.
+ */
+function watched (scope: WeakMap<object, object>, state: SessionState, key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value
   if (value instanceof Date) {
-    (state.handedOut ??= new Set()).add(key)
+    if (state.proxies === scope) (state.handedOut ??= new Set()).add(key)
     return value
   }
-  const proxies = state.proxies ??= new WeakMap()
-  let proxy = proxies.get(value)
+  let proxy = scope.get(value)
   if (proxy === undefined) {
-    proxy = new Proxy(value, trackingHandler(state, key))
-    proxies.set(value, proxy)
+    proxy = new Proxy(value, trackingHandler(scope, state, key))
+    scope.set(value, proxy)
     targets.set(proxy, value)
   }
   return proxy
 }
 
-function trackingHandler (state: SessionState, key: string): ProxyHandler<object> {
+function trackingHandler (scope: WeakMap<object, object>, state: SessionState, key: string): ProxyHandler<object> {
+  const changed = (): void => {
+    if (state.proxies === scope) state.dirty = true
+  }
   return {
     get (target, property) {
       const value: unknown = Reflect.get(target, property)
-      return typeof property === 'symbol' ? value : tracked(state, key, value)
+      return typeof property === 'symbol' ? value : watched(scope, state, key, value)
     },
     set (target, property, value) {
-      state.dirty = true
+      changed()
       return Reflect.set(target, property, unwrap(value))
     },
     deleteProperty (target, property) {
-      state.dirty = true
+      changed()
       return Reflect.deleteProperty(target, property)
     },
     defineProperty (target, property, descriptor) {
-      state.dirty = true
+      changed()
       return Reflect.defineProperty(target, property, descriptor)
     }
   }

@@ -135,6 +135,61 @@ describe('change detection without re-encoding', () => {
   })
 })
 
+describe('values read before destroy() or regenerate()', () => {
+  const routes = appWith({
+    'POST /login': async (request) => { request.session.user = { id: 'ada', cart: ['a'] }; return {} },
+    'POST /logout': async (request) => {
+      const user = request.session.user
+      await request.session.destroy()
+      const id = request.session.sessionId
+      user.cart.push('b')
+      user.profile = { city: 'Lyon' }
+      return { id, modified: request.session.isModified() }
+    },
+    'POST /regenerate': async (request) => {
+      const user = request.session.user
+      await request.session.regenerate(['user'])
+      await request.session.save()
+      user.cart.push('c')
+      return {}
+    },
+    'POST /logout-audited': async (request) => {
+      await request.session.destroy()
+      return { id: request.session.sessionId }
+    },
+    'GET /me': async (request) => ({ isNew: request.session.isNew, user: request.session.user ?? null })
+  })
+
+  test('destroy() expires the cookie even when sessionId is read after it', async () => {
+    const { client } = await startApp(cluster, apps, {}, routes)
+    await client.post('/login')
+    const { result, ops } = await operationsDuring(cluster, () => client.post('/logout-audited'))
+    assert.match(result.body.id, /^[0-9a-f]{32}-n[12]$/)
+    assert.match(result.headers.get('set-cookie') ?? '', /Max-Age=0|Expires=Thu, 01 Jan 1970/i)
+    assert.equal(client.cookies.size, 0)
+    assert.deepEqual(ops, { get: 1, set: 0, touch: 0, delete: 2, flush: 0 })
+  })
+
+  test('changing a value read before destroy() does not store a new session', async () => {
+    const { client } = await startApp(cluster, apps, {}, routes)
+    await client.post('/login')
+    const { result, ops } = await operationsDuring(cluster, () => client.post('/logout'))
+    assert.equal(result.body.modified, false, 'the destroyed data is no longer the session')
+    assert.equal(ops.set, 0, 'nothing written: no empty session under a new id')
+    assert.equal(ops.delete, 2, 'both copies deleted')
+    assert.match(result.headers.get('set-cookie') ?? '', /Max-Age=0|Expires=Thu, 01 Jan 1970/i, 'the cookie is expired')
+    assert.equal(client.cookies.size, 0)
+    assert.deepEqual((await client.get('/me')).body, { isNew: true, user: null })
+  })
+
+  test('a value kept by regenerate() and read before it is still tracked after a save()', async () => {
+    const { client } = await startApp(cluster, apps, {}, routes)
+    await client.post('/login')
+    await client.post('/regenerate')
+    assert.deepEqual((await client.get('/me')).body, { isNew: false, user: { id: 'ada', cart: ['a', 'c'] } })
+  })
+})
+
 describe('@fastify/session methods', () => {
   test('every async method takes a callback, always called, and returns a promise', async () => {
     const { client } = await startApp(cluster, apps, {}, appWith({
