@@ -125,6 +125,17 @@ describe('change detection without re-encoding', () => {
     assert.deepEqual((await client.get('/all')).body.user, { id: 'ada', roles: ['a', 'b'], profile: { city: 'Lyon' } })
   })
 
+  test('a nested null read through an object read from the session is null', async () => {
+    const { client } = await startApp(cluster, apps, {}, appWith({
+      'POST /login': async (request) => { request.session.user = { id: 'x', address: null, tags: [null] }; return {} },
+      'GET /address': async (request) => ({ address: request.session.user.address, tag: request.session.user.tags[0] })
+    }))
+    await client.post('/login')
+    const response = await client.get('/address')
+    assert.equal(response.status, 200)
+    assert.deepEqual(response.body, { address: null, tag: null })
+  })
+
   test('the same object read twice is the same object', async () => {
     const { client } = await startApp(cluster, apps, {}, appWith({
       'POST /login': async (request) => { request.session.user = { id: 'x' }; return {} },
