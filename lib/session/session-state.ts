@@ -56,7 +56,7 @@ export interface SessionState {
    * watch): compared with their loaded bytes at the end.
    */
   handedOut: Set<string> | null
-  /** Tracking proxies of the objects read from this session, so that repeated reads return the same one. */
+  /** Tracking proxies of the objects read, so that repeated reads give the same one; also their scope (destroy() and reload() start a new one). */
   proxies: WeakMap<object, object> | null
   /** Written even if the attributes did not change: new id, regenerate. */
   forceWrite: boolean
