@@ -1,5 +1,7 @@
 // A test app in its own process: `node --import tsx app-process.ts '<json options>'`.
 // Prints its base URL on the first line of stdout; SIGTERM closes it.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
 import { buildApp, listen } from './app.js'
 
 async function main (): Promise<void> {
@@ -9,11 +11,13 @@ async function main (): Promise<void> {
   // For the soak test: heap after a full GC, open file descriptors, active handles, the plugin's stats
   app.get('/__process', { config: { session: false } }, async () => {
     (globalThis as { gc?: () => void }).gc?.()
-    const { readdirSync } = await import('node:fs')
+    const sockets = openDescriptors((app.server.address() as AddressInfo).port)
+    const handles = (process as unknown as { _getActiveHandles: () => unknown[] })._getActiveHandles().length
     return {
       heapUsed: process.memoryUsage().heapUsed,
-      fds: readdirSync('/proc/self/fd').length,
-      handles: (process as unknown as { _getActiveHandles: () => unknown[] })._getActiveHandles().length,
+      ...sockets,
+      // Every TCP socket is a handle too: what is left is timers, pipes, the server…
+      handlesExceptSockets: handles - sockets.httpSockets - sockets.outgoingSockets,
       stats: app.msm.stats()
     }
   })
@@ -27,3 +31,32 @@ main().catch((error) => {
   console.error(error)
   process.exit(1)
 })
+
+/**
+ * This process's open file descriptors, its TCP sockets told apart: those of
+ * its HTTP server (their number follows the load generator's keep-alive
+ * connections), the outgoing ones (memcached connections: bounded by the
+ * client's pools), and all the others, which must not grow.
+ */
+function openDescriptors (httpPort: number): { fds: number, httpSockets: number, outgoingSockets: number, otherFds: number } {
+  const localPortOfInode = new Map<string, number>()
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try { text = readFileSync(table, 'utf8') } catch { continue }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      if (fields.length > 9) localPortOfInode.set(fields[9] as string, Number.parseInt((fields[1] as string).split(':')[1] as string, 16))
+    }
+  }
+  const counts = { fds: 0, httpSockets: 0, outgoingSockets: 0, otherFds: 0 }
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target = ''
+    try { target = readlinkSync(`/proc/self/fd/${fd}`) } catch { continue }
+    counts.fds++
+    const port = localPortOfInode.get(/^socket:\[(\d+)\]$/.exec(target)?.[1] ?? '')
+    if (port === undefined) counts.otherFds++
+    else if (port === httpPort) counts.httpSockets++
+    else counts.outgoingSockets++
+  }
+  return counts
+}
