@@ -25,6 +25,9 @@ export interface Scenario {
   sessionBytes?: number
 }
 
+/** A fixed benchmark key (never use a published key in production): the encrypted twins of d and e. */
+const BENCH_ENCRYPTION = { keys: [{ id: 'bench', key: 'YmVuY2htYXJrIGtleSwgbm90IGEgc2VjcmV0IQ0KISE=' }] }
+
 const msm = (options: Record<string, unknown> = {}): Setup => ({ kind: 'msm', options })
 const peer = (rolling = true): Setup => ({ kind: 'connect-memcached', rolling })
 
@@ -43,7 +46,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: 'm', name: 'fastify-msm non-sticky, 90/10 read/modify', family: 'msm', route: '/mix', setup: msm() },
   { key: 'f', name: "fastify-msm lockingMode 'all', modifying", family: 'msm', route: '/write', setup: msm({ lockingMode: 'all', lockTimeout: 10_000 }) },
   { key: 'g', name: 'fastify-msm sticky, read-only', family: 'msm', route: '/read', setup: msm({ sticky: true }) },
-  { key: 'h', name: 'fastify-msm non-sticky, read-only, stats: false', family: 'msm', route: '/read', setup: msm({ stats: false }) }
+  { key: 'h', name: 'fastify-msm non-sticky, read-only, stats: false', family: 'msm', route: '/read', setup: msm({ stats: false }) },
+  { key: 'd-enc', name: 'fastify-msm non-sticky, read-only, encryption', family: 'msm', route: '/read', setup: msm({ encryption: BENCH_ENCRYPTION }) },
+  { key: 'e-enc', name: 'fastify-msm non-sticky, modifying, encryption', family: 'msm', route: '/write', setup: msm({ encryption: BENCH_ENCRYPTION }) }
 ]
 
 /** Session sizes of the sweep (JSON of the attributes), with their labels. */
@@ -102,5 +107,7 @@ export const RATIOS: readonly Ratio[] = [
   { of: 'g', to: 'a', goal: 0.7, note: 'sticky read against bare Fastify' },
   { of: 'f', to: 'e', goal: 0.7, note: "the cost of lockingMode 'all'" },
   { of: 'h', to: 'd', note: 'stats: false against stats on (the cost of stats)' },
+  { of: 'd-enc', to: 'd', goal: 0.9, note: 'read-only with encryption against without (issue 29)' },
+  { of: 'e-enc', to: 'e', goal: 0.9, note: 'modifying with encryption against without (issue 29)' },
   { of: 'd', to: 'c-norolling', note: 'read-only against the peer without rolling' }
 ]

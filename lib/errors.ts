@@ -117,3 +117,15 @@ export const FST_MSM_METRIC_CONFLICT = createError<'FST_MSM_METRIC_CONFLICT', [s
   'FST_MSM_METRIC_CONFLICT',
   'Metric "%s" is already in this prom-client registry: %s. Nothing was registered.'
 )
+
+/** The `encryption` option names no usable key ring. The message never contains key material. */
+export const FST_MSM_ENCRYPTION_KEY_INVALID = createError<'FST_MSM_ENCRYPTION_KEY_INVALID', [string, string]>(
+  'FST_MSM_ENCRYPTION_KEY_INVALID',
+  'Option "%s" is invalid: %s. A key is { id, key } where key is 32 random bytes: a Buffer, or base64 text (make one with `openssl rand -base64 32`). See docs/security.md.'
+)
+
+/** `encryption` is on but @fastify/cookie has no secret, so ids read from memcached would work as cookies. */
+export const FST_MSM_ENCRYPTION_NEEDS_SIGNED_COOKIES = createError<'FST_MSM_ENCRYPTION_NEEDS_SIGNED_COOKIES'>(
+  'FST_MSM_ENCRYPTION_NEEDS_SIGNED_COOKIES',
+  'Option "encryption" needs signed session cookies: register @fastify/cookie with a secret ({ secret: [...] }) before fastify-msm. memcached keys are session ids, so without a signature anyone who can list the keys could use one as a cookie. See docs/security.md.'
+)

@@ -6,6 +6,8 @@ import { parseFailoverNodes, parseNodes } from './options/nodes.js'
 import { SessionLocator } from './store/session-locator.js'
 import { AvroSessionCodec } from './serialization/session-codec.js'
 import { SerializerSessionCodec } from './serialization/serializer-codec.js'
+import { EncryptedSessionCodec } from './crypto/encrypted-codec.js'
+import { FST_MSM_ENCRYPTION_NEEDS_SIGNED_COOKIES } from './errors.js'
 import { SchemaRegistry } from './store/schema-registry.js'
 import { NodeRing } from './cluster/node-ring.js'
 import { kTransport, type TransportFactory } from './memcached/transport.js'
@@ -47,6 +49,10 @@ declare module 'fastify' {
 /** The plugin body; index.ts wraps it with fastify-plugin. */
 export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptions): Promise<void> {
   const config = normalizeOptions(options)
+  // @fastify/cookie adds signCookie only when it was given a secret
+  const signer = fastify.hasDecorator('signCookie') ? (value: string): string => fastify.signCookie(value) : null
+  // memcached keys are session ids: with encryption on, only a signature makes an id read there useless as a cookie
+  if (config.encryption !== null && signer === null) throw new FST_MSM_ENCRYPTION_NEEDS_SIGNED_COOKIES()
   const counters = createCounters()
   let failoverNodes = config.failoverNodes
   let registry: SchemaRegistry | null = null
@@ -63,13 +69,12 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
       } else fastify.log.error(details, 'fastify-msm: memcached node marked down; it is probed every nodeRetryInterval')
     }
   })
-  const codec = config.serializer === null ? new AvroSessionCodec(config.schema) : new SerializerSessionCodec(config.serializer)
-  if (codec instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, codec, counters, fastify.log, config.nodeRetryInterval)
+  const format = config.serializer === null ? new AvroSessionCodec(config.schema) : new SerializerSessionCodec(config.serializer)
+  if (format instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, format, counters, fastify.log, config.nodeRetryInterval)
+  const codec = config.encryption === null ? format : new EncryptedSessionCodec(format, config.encryption)
   const timings = new Timings(config.stats)
   const keys = new KeyScheme(config.prefix)
   const store = new SessionStore(ring, keys, counters, codec, registry, timings)
-  // @fastify/cookie adds signCookie only when it was given a secret
-  const signer = fastify.hasDecorator('signCookie') ? (value: string): string => fastify.signCookie(value) : null
   const locks = new SessionLocks(ring, keys, {
     expiration: config.lockExpiration,
     timeout: config.lockTimeout,

@@ -3,6 +3,8 @@ import { buildType } from '../serialization/avro-types.js'
 import { FST_MSM_OPTION_INVALID } from '../errors.js'
 import { boolean, describe, isPlainObject, matching, oneOf, optionalRegExp, positiveInteger, rejectUnknownKeys } from './checks.js'
 import { NODE_ID, parseFailoverNodes, parseNodes } from './nodes.js'
+import { parseEncryption } from './encryption.js'
+import type { KeyRing } from '../crypto/key-ring.js'
 
 /** The validated, normalised options that the rest of the plugin reads. */
 export interface MsmConfig {
@@ -34,6 +36,8 @@ export interface MsmConfig {
   serializer: Serializer | null
   stats: boolean
   maxAge: number | null
+  /** Option `encryption`: the key ring, or null when values are stored in clear. */
+  encryption: KeyRing | null
 }
 
 /** Defaults of every optional option; docs/options.md is checked against this table. */
@@ -63,7 +67,8 @@ export const DEFAULTS = Object.freeze({
   schema: null,
   serializer: null,
   stats: true,
-  maxAge: null
+  maxAge: null,
+  encryption: null
 })
 
 export const OPTION_KEYS = [
@@ -72,7 +77,7 @@ export const OPTION_KEYS = [
   'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax',
   'failoverNodes', 'nodeRetryInterval', 'storeFailurePolicy',
   'sticky', 'route', 'localSessions', 'backupAsync', 'backupQueueSize',
-  'schema', 'serializer', 'stats', 'maxAge'
+  'schema', 'serializer', 'stats', 'maxAge', 'encryption'
 ] as const
 export const COOKIE_KEYS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'maxAge'] as const
 
@@ -115,7 +120,8 @@ export function normalizeOptions (options: unknown): MsmConfig {
     schema: attributesSchema(options.schema),
     serializer: serializerOption(options.serializer),
     stats: boolean(options, 'stats', DEFAULTS.stats),
-    maxAge: options.maxAge === undefined ? null : positiveInteger(options, 'maxAge', 0)
+    maxAge: options.maxAge === undefined ? null : positiveInteger(options, 'maxAge', 0),
+    encryption: parseEncryption(options.encryption)
   }
   if (config.schema !== null && config.serializer !== null) {
     throw new FST_MSM_OPTION_INVALID('serializer', 'absent when "schema" is given (a schema is for the Avro serializer)', 'a serializer')

@@ -37,11 +37,19 @@ export interface DecodedSession {
   attributesBytes: Buffer | null
 }
 
+/**
+ * How an accepted value was protected, when it was not sealed with the
+ * current key of `encryption` (counted, so that operators see when an old
+ * key or plaintext is no longer read).
+ */
+export type SealedWith = 'older-key' | 'plaintext'
+
 export type DecodeResult =
-  | { ok: true, session: DecodedSession }
-  | { ok: false, reason: string }
+  | { ok: true, session: DecodedSession, sealedWith?: SealedWith }
+  /** `tampered`: the value failed the integrity check of `encryption`. */
+  | { ok: false, reason: string, tampered?: boolean }
   /** Avro written with a schema this process does not know: fetch it and call decodeWithWriter. */
-  | { ok: 'unknown-schema', fingerprint: string, bytes: Buffer }
+  | { ok: 'unknown-schema', fingerprint: string, bytes: Buffer, sealedWith?: SealedWith }
 
 /** What the store needs from either format. */
 export interface SessionCodec {
@@ -58,8 +66,16 @@ export interface SessionCodec {
   encodeAttributes: (attributes: Attributes) => Buffer
   /** The attributes back from bytes that encodeAttributes made in this process (sticky mode's local copies). */
   decodeAttributes: (attributesBytes: Buffer) => Attributes
+  /** The value as stored: text, so that memcached keeps it byte for byte. */
   encodeValue: (meta: SessionMeta, attributesBytes: Buffer) => string
-  decodeValue: (stored: unknown) => DecodeResult
+  /** A stored value read under the key of `sessionId` (an encrypted value is bound to it). */
+  decodeValue: (stored: unknown, sessionId: string) => DecodeResult
+}
+
+/** A codec of format 1 or 2: the value's bytes before they become text (and before encryption seals them). */
+export interface ValueBytesCodec extends SessionCodec {
+  encodeBytes: (meta: SessionMeta, attributesBytes: Buffer) => Buffer
+  decodeBytes: (bytes: Buffer) => DecodeResult
 }
 
 /**

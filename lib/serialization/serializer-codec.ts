@@ -2,12 +2,12 @@ import type { Attributes, Serializer } from '../types/index.js'
 import { assertStorable } from './attribute-value.js'
 import { checkAvroBytes } from './avro-bounds.js'
 import { buildType } from './avro-types.js'
-import { SERIALIZER_FORMAT, type SessionMeta, type DecodeResult, type SessionCodec, META_SCHEMA, metaFields, textToBytes, readMeta } from './codec-format.js'
+import { SERIALIZER_FORMAT, type SessionMeta, type DecodeResult, type ValueBytesCodec, META_SCHEMA, metaFields, textToBytes, readMeta } from './codec-format.js'
 
 const SERIALIZER_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 
 /** Format 2: the attributes are encoded by a pluggable serializer. */
-export class SerializerSessionCodec implements SessionCodec {
+export class SerializerSessionCodec implements ValueBytesCodec {
   readonly #serializer: Serializer
   readonly #header: Buffer
   readonly #metaType = buildType(META_SCHEMA)
@@ -36,12 +36,19 @@ export class SerializerSessionCodec implements SessionCodec {
   }
 
   encodeValue (meta: SessionMeta, attributesBytes: Buffer): string {
-    return Buffer.concat([this.#header, this.#metaType.toBuffer(metaFields(meta)), attributesBytes]).toString('base64')
+    return this.encodeBytes(meta, attributesBytes).toString('base64')
+  }
+
+  encodeBytes (meta: SessionMeta, attributesBytes: Buffer): Buffer {
+    return Buffer.concat([this.#header, this.#metaType.toBuffer(metaFields(meta)), attributesBytes])
   }
 
   decodeValue (stored: unknown): DecodeResult {
     const bytes = textToBytes(stored)
-    if (bytes === null) return { ok: false, reason: 'the value is not text' }
+    return bytes === null ? { ok: false, reason: 'the value is not text' } : this.decodeBytes(bytes)
+  }
+
+  decodeBytes (bytes: Buffer): DecodeResult {
     if (bytes.length < this.#header.length || !bytes.subarray(0, this.#header.length).equals(this.#header)) {
       return { ok: false, reason: `not written by serializer "${this.#serializer.name}"` }
     }

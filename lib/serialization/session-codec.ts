@@ -6,12 +6,12 @@ import { checkAvroBytes, checkRecordWithMapEntries, mapEntries, mapValueSlices }
 import { hasUnreadValues, lazyAttributes, readAttribute, unreadValueBytes } from './lazy-attributes.js'
 import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
-import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type SessionCodec, META_SCHEMA, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
+import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type ValueBytesCodec, META_SCHEMA, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
 
 type Resolver = ReturnType<avro.Type['createResolver']>
 
 /** The default: Avro, with the generic JSON-like attribute type or a typed record schema. */
-export class AvroSessionCodec implements SessionCodec {
+export class AvroSessionCodec implements ValueBytesCodec {
   readonly type: avro.Type
   readonly fingerprint: Buffer
   readonly fingerprintHex: string
@@ -110,12 +110,19 @@ export class AvroSessionCodec implements SessionCodec {
   }
 
   encodeValue (meta: SessionMeta, attributesBytes: Buffer): string {
-    return Buffer.concat([this.#header, this.#metaType.toBuffer(metaFields(meta)), attributesBytes]).toString('base64')
+    return this.encodeBytes(meta, attributesBytes).toString('base64')
+  }
+
+  encodeBytes (meta: SessionMeta, attributesBytes: Buffer): Buffer {
+    return Buffer.concat([this.#header, this.#metaType.toBuffer(metaFields(meta)), attributesBytes])
   }
 
   decodeValue (stored: unknown): DecodeResult {
     const bytes = textToBytes(stored)
-    if (bytes === null) return { ok: false, reason: 'the value is not text' }
+    return bytes === null ? { ok: false, reason: 'the value is not text' } : this.decodeBytes(bytes)
+  }
+
+  decodeBytes (bytes: Buffer): DecodeResult {
     if (bytes.length < HEADER_LENGTH) return { ok: false, reason: 'shorter than the header' }
     if (bytes[0] !== AVRO_FORMAT) return { ok: false, reason: `format ${bytes[0]} is not Avro (format 1)` }
     if (bytes[1] !== SINGLE_OBJECT_MARKER[0] || bytes[2] !== SINGLE_OBJECT_MARKER[1]) return { ok: false, reason: 'no Avro single-object marker' }

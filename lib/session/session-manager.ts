@@ -186,6 +186,11 @@ export class SessionManager {
       case 'missing':
         break
       case 'corrupt':
+        if (outcome.tampered) {
+          // Counted per value by the store; no id in this line: the value may belong to anyone
+          request.log.warn({ reason: outcome.reason }, 'fastify-msm: a stored session failed its integrity check (changed in memcached, or sealed with a key this instance does not have); starting a new one')
+          break
+        }
         counters.deserializationFailures++
         request.log.warn({ session: hashId(parsed.id), reason: outcome.reason }, 'fastify-msm: stored session is unreadable; starting a new one')
         break

@@ -32,7 +32,8 @@ export type ReadOutcome =
     backupNode: NodeClient | null
   }
   | { status: 'missing' }
-  | { status: 'corrupt', reason: string }
+  /** tampered: a value failed the integrity check of option `encryption`. */
+  | { status: 'corrupt', reason: string, tampered: boolean }
   | { status: 'unavailable', error: Error }
   /** The primary failed during this read and is now marked down: locate again and relocate. */
   | { status: 'primary-failed', error: Error }
@@ -91,19 +92,21 @@ export class SessionLocator {
   async #newestBackup (location: Location, from: { id: string, nodeId: string }): Promise<ReadOutcome> {
     const copies = await this.store.findBackups(from.id, from.nodeId)
     let newest: ReadOutcome | null = null
+    let tamperedCopies = 0
     for (const copy of copies) {
       const outcome = await this.#decode(copy.raw, location, 'relocated', copy.node)
+      if (outcome.status === 'corrupt' && outcome.tampered) tamperedCopies++
       if (outcome.status !== 'found') continue
       if (newest === null || newest.status !== 'found' || outcome.session.meta.lastAccessedAt > newest.session.meta.lastAccessedAt) newest = outcome
     }
     if (newest !== null) return newest
-    return copies.length > 0 ? { status: 'corrupt', reason: 'no backup copy could be decoded' } : { status: 'missing' }
+    return copies.length > 0 ? { status: 'corrupt', reason: 'no backup copy could be decoded', tampered: tamperedCopies > 0 } : { status: 'missing' }
   }
 
   async #decode (raw: unknown, location: Location, how: 'primary' | 'restored' | 'relocated', backupNode: NodeClient | null): Promise<ReadOutcome> {
     const storedId = how === 'relocated' ? (location.movedFrom as ParsedSessionId).id : location.id
     const decoded = await this.store.decode(raw, storedId)
-    if (!decoded.ok) return { status: 'corrupt', reason: decoded.reason }
+    if (!decoded.ok) return { status: 'corrupt', reason: decoded.reason, tampered: decoded.tampered === true }
     return { status: 'found', session: decoded.session, location, how, backupNode }
   }
 

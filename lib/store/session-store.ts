@@ -1,7 +1,7 @@
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { NodeClient } from '../memcached/node-client.js'
 import { type KeyScheme, memcachedLifetime } from '../memcached/keys.js'
-import type { DecodedSession, SessionCodec } from '../serialization/codec-format.js'
+import type { DecodedSession, SealedWith, SessionCodec } from '../serialization/codec-format.js'
 import type { SchemaRegistry } from './schema-registry.js'
 import type { Timings } from '../stats/timings.js'
 import type { MsmCounters } from '../types/index.js'
@@ -99,10 +99,12 @@ export class SessionStore {
    * with another Avro schema is resolved with the writer schema from the
    * registry. Never rejects.
    */
-  async decode (raw: unknown, sessionId: string): Promise<{ ok: true, session: DecodedSession } | { ok: false, reason: string }> {
+  async decode (raw: unknown, sessionId: string): Promise<{ ok: true, session: DecodedSession } | { ok: false, reason: string, tampered?: boolean }> {
     const started = this.timings.start()
-    let decoded = this.codec.decodeValue(raw)
+    let decoded = this.codec.decodeValue(raw, sessionId)
     this.timings.since('deserialize', started)
+    if (decoded.ok === false && decoded.tampered === true) this.counters.tamperedValues++
+    if (decoded.ok !== false) this.#countSealing(decoded.sealedWith)
     if (decoded.ok === 'unknown-schema') {
       decoded = this.registry === null
         ? { ok: false, reason: `writer schema ${decoded.fingerprint} is not known` }
@@ -110,9 +112,14 @@ export class SessionStore {
       if (decoded.ok === true) this.counters.schemaResolved++
       else this.counters.schemaFailures++
     }
-    if (decoded.ok !== true) return decoded as { ok: false, reason: string }
+    if (decoded.ok !== true) return decoded as { ok: false, reason: string, tampered?: boolean }
     if (decoded.session.meta.id !== sessionId) return { ok: false, reason: 'the stored id differs from the key' }
     return decoded
+  }
+
+  #countSealing (sealedWith: SealedWith | undefined): void {
+    if (sealedWith === 'older-key') this.counters.olderKeyValues++
+    else if (sealedWith === 'plaintext') this.counters.plaintextValues++
   }
 
   /**

@@ -82,6 +82,31 @@ export interface MsmOptions {
   stats?: boolean
   /** Absolute timeout: seconds after its creation when a session ends, however active. Default: none. */
   maxAge?: number
+  /**
+   * Encrypt and authenticate every stored value (AES-256-GCM), so that
+   * someone with access to memcached can neither read nor change sessions.
+   * Needs @fastify/cookie with a secret. Default: none (values in clear).
+   * See docs/security.md.
+   */
+  encryption?: MsmEncryptionOptions
+}
+
+/** One key of option `encryption`. */
+export interface MsmEncryptionKey {
+  /** Stored in every value it seals: 1 to 32 characters from `[A-Za-z0-9_.:-]`, for example `'2026-12'`. */
+  id: string
+  /** 32 random bytes: a Buffer, or base64 text (`openssl rand -base64 32`). */
+  key: Buffer | Uint8Array | string
+}
+
+/** Option `encryption`. */
+export interface MsmEncryptionOptions {
+  /** The first key encrypts every write; every key decrypts. At least one. */
+  keys: MsmEncryptionKey[]
+  /** Read values stored without encryption (while turning it on or off). Default false, or true with writePlaintext. */
+  acceptPlaintext?: boolean
+  /** Write values without encryption, reading both (the first step of turning it on, the last of turning it off). Default false. */
+  writePlaintext?: boolean
 }
 
 /**

@@ -92,6 +92,12 @@ export interface MsmCounters extends LockCounters {
   touchFailures: number
   deserializationFailures: number
   oversized: number
+  /** Option `encryption`: stored values refused by the integrity check (changed, moved, unknown key, plaintext refused). Treated as no session. */
+  tamperedValues: number
+  /** Option `encryption`: values read that were sealed with a key other than the first; 0 for 2 × maxInactiveInterval + touchInterval means the old key can go. */
+  olderKeyValues: number
+  /** Option `encryption`: values read that were stored without encryption (acceptPlaintext). */
+  plaintextValues: number
 }
 
 export interface NodeStats extends NodeOperationCounts {

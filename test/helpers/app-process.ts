@@ -7,7 +7,9 @@ import { buildApp, listen } from './app.js'
 async function main (): Promise<void> {
   const options = JSON.parse(process.argv[2] as string, (key, value) =>
     key === 'uriPattern' ? new RegExp(value as string) : value as unknown)
-  const app = await buildApp({ msm: options, name: `pid ${process.pid}` })
+  // A key of option encryption is base64 text in JSON; the cookie secret comes beside the options
+  const secret = process.env.MSM_TEST_COOKIE_SECRET
+  const app = await buildApp({ msm: options, name: `pid ${process.pid}`, ...(secret === undefined ? {} : { secret }) })
   // For the soak test: heap after a full GC, open file descriptors, active handles, the plugin's stats
   app.get('/__process', { config: { session: false } }, async () => {
     (globalThis as { gc?: () => void }).gc?.()

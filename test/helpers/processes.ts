@@ -18,12 +18,17 @@ export interface AppProcessOptions {
   script?: string
   /** How long to wait for the URL, and for the process to exit on stop() before SIGKILL. */
   timeoutMs?: number
+  /** @fastify/cookie's secret in the app (signed cookies); none by default. */
+  cookieSecret?: string
 }
 
 /** Starts test/helpers/app-process.ts (or `script`) in a child process and waits for its URL. */
-export async function startAppProcess (options: object, { script = join(__dirname, 'app-process.ts'), timeoutMs = 30_000 }: AppProcessOptions = {}): Promise<AppProcess> {
+export async function startAppProcess (options: object, { script = join(__dirname, 'app-process.ts'), timeoutMs = 30_000, cookieSecret }: AppProcessOptions = {}): Promise<AppProcess> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, JSON.stringify(options, (_key, value) =>
-    value instanceof RegExp ? value.source : value as unknown)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    value instanceof RegExp ? value.source : value as unknown)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: cookieSecret === undefined ? process.env : { ...process.env, MSM_TEST_COOKIE_SECRET: cookieSecret }
+  })
   running.add(child)
   child.once('exit', () => running.delete(child))
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })

@@ -22,7 +22,7 @@ for (const [name, make] of Object.entries(codecs)) {
       const codec = make()
       const attributes = codec.emptyAttributes()
       assert.deepEqual(Object.keys(attributes), [])
-      const loaded = codec.decodeValue(codec.encodeValue(meta, codec.encodeAttributes(attributes)))
+      const loaded = codec.decodeValue(codec.encodeValue(meta, codec.encodeAttributes(attributes)), meta.id)
       assert.ok(loaded.ok === true, JSON.stringify(loaded))
       assert.deepEqual(Object.keys(loaded.session.attributes), [])
       assert.deepEqual(loaded.session.meta, meta)
@@ -33,7 +33,7 @@ for (const [name, make] of Object.entries(codecs)) {
       const first = codec.emptyAttributes()
       first.user = 'ada' as never
       assert.deepEqual(Object.keys(codec.emptyAttributes()), [], 'not shared with an earlier session')
-      const loaded = codec.decodeValue(codec.encodeValue(meta, codec.encodeAttributes(first)))
+      const loaded = codec.decodeValue(codec.encodeValue(meta, codec.encodeAttributes(first)), meta.id)
       assert.ok(loaded.ok === true)
       assert.equal(readAttribute(loaded.session.attributes, 'user'), 'ada')
     })
