@@ -3,6 +3,10 @@ import { type DecodeResult, type SealedWith, type SessionCodec, type SessionMeta
 import { ENCRYPTED_FORMAT } from './envelope-format.js'
 import { open, seal } from './envelope.js'
 import type { KeyRing } from './key-ring.js'
+import { OpenedValues } from './opened-values.js'
+
+/** Recent envelopes kept to skip decrypting the same stored text again (docs/security.md#cost). */
+const OPENED_LIMITS = { entries: 10_000, bytes: 16 * 1024 * 1024, entryBytes: 64 * 1024 }
 
 /**
  * Option `encryption`: every value is sealed (format 3) around the bytes of
@@ -14,6 +18,7 @@ export class EncryptedSessionCodec implements SessionCodec {
   readonly keysUnchanged: SessionCodec['keysUnchanged']
   readonly #inner: ValueBytesCodec
   readonly #ring: KeyRing
+  readonly #opened = new OpenedValues(OPENED_LIMITS)
 
   constructor (inner: ValueBytesCodec, ring: KeyRing) {
     this.#inner = inner
@@ -39,11 +44,17 @@ export class EncryptedSessionCodec implements SessionCodec {
 
   encodeValue (meta: SessionMeta, attributesBytes: Buffer): string {
     const bytes = this.#inner.encodeBytes(meta, attributesBytes)
-    return (this.#ring.plaintext.write ? bytes : seal(this.#ring.current, meta.id, bytes)).toString('base64')
+    if (this.#ring.plaintext.write) return bytes.toString('base64')
+    const key = this.#ring.current
+    const text = seal(key, meta.id, bytes).toString('base64')
+    this.#opened.remember(text, { sessionId: meta.id, keyId: key.id, plaintext: bytes })
+    return text
   }
 
   /** A value that is not an authentic envelope for `sessionId` is refused as tampered, never partly read. */
   decodeValue (stored: unknown, sessionId: string): DecodeResult {
+    const known = typeof stored === 'string' ? this.#opened.find(stored, sessionId) : undefined
+    if (known !== undefined) return this.#decodeOpened(known.plaintext, known.keyId)
     const bytes = textToBytes(stored)
     if (bytes === null) return { ok: false, reason: 'the value is not text', tampered: true }
     if (bytes[0] !== ENCRYPTED_FORMAT) {
@@ -52,8 +63,13 @@ export class EncryptedSessionCodec implements SessionCodec {
     }
     const opened = open(this.#ring, sessionId, bytes)
     if (!opened.ok) return { ok: false, reason: opened.reason, tampered: true }
-    const decoded = this.#inner.decodeBytes(opened.plaintext)
-    return opened.key === this.#ring.current ? decoded : sealedWith(decoded, 'older-key')
+    this.#opened.remember(stored as string, { sessionId, keyId: opened.key.id, plaintext: opened.plaintext })
+    return this.#decodeOpened(opened.plaintext, opened.key.id)
+  }
+
+  #decodeOpened (plaintext: Buffer, keyId: string): DecodeResult {
+    const decoded = this.#inner.decodeBytes(plaintext)
+    return keyId === this.#ring.current.id ? decoded : sealedWith(decoded, 'older-key')
   }
 }
 

@@ -12,16 +12,22 @@ function freshNonce (): Buffer {
     randomFillSync(noncePool)
     nonceOffset = 0
   }
-  // A copy: the pool is overwritten at the next refill
-  const nonce = Buffer.from(noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES))
+  // A view: it is copied into the cipher and the envelope at once, long before the pool is refilled
+  const nonce = noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES)
   nonceOffset += NONCE_BYTES
   return nonce
 }
 
 /** The associated data: the envelope header (format, key id) and the session id the value belongs to. */
 function associatedData (header: Buffer, sessionId: string): Buffer {
-  return Buffer.concat([header, Buffer.from(sessionId, 'ascii')])
+  const data = Buffer.allocUnsafe(header.length + sessionId.length)
+  header.copy(data)
+  data.write(sessionId, header.length, 'latin1')
+  return data
 }
+
+/** Every encryption's tag is 16 bytes; decryption refuses a shorter one. */
+const TAG_OPTION = { authTagLength: TAG_BYTES }
 
 /**
  * Encrypts `plaintext` (the bytes of a format 1 or 2 value) for `sessionId`
@@ -29,7 +35,7 @@ function associatedData (header: Buffer, sessionId: string): Buffer {
  * takes a fresh random one.
  */
 export function seal (key: SealingKey, sessionId: string, plaintext: Buffer, nonce: Buffer = freshNonce()): Buffer {
-  const cipher = createCipheriv(CIPHER, key.secret, nonce, { authTagLength: TAG_BYTES })
+  const cipher = createCipheriv(CIPHER, key.secret, nonce, TAG_OPTION)
   cipher.setAAD(associatedData(key.header, sessionId))
   return Buffer.concat([key.header, nonce, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()])
 }
@@ -53,7 +59,7 @@ export function open (ring: KeyRing, sessionId: string, bytes: Buffer): OpenResu
   const nonce = bytes.subarray(headerLength, headerLength + NONCE_BYTES)
   const tagStart = bytes.length - TAG_BYTES
   try {
-    const decipher = createDecipheriv(CIPHER, key.secret, nonce, { authTagLength: TAG_BYTES })
+    const decipher = createDecipheriv(CIPHER, key.secret, nonce, TAG_OPTION)
     decipher.setAAD(associatedData(key.header, sessionId))
     decipher.setAuthTag(bytes.subarray(tagStart))
     const plaintext = decipher.update(bytes.subarray(headerLength + NONCE_BYTES, tagStart))

@@ -13,7 +13,7 @@ const lib = join(root, 'lib')
 /** Bottom to top. A module may import from its own layer or any layer below. */
 const LAYERS: Array<{ name: string, members: string[] }> = [
   { name: 'foundation: public types, errors, ids, counters, utilities', members: ['types/', 'errors.ts', 'ids/', 'stats/', 'util/'] },
-  { name: 'pure logic: options, serialization', members: ['options/', 'serialization/'] },
+  { name: 'pure logic: options, serialization, encryption', members: ['options/', 'serialization/', 'crypto/'] },
   { name: 'one memcached node', members: ['memcached/'] },
   { name: 'the node ring: placement and health', members: ['cluster/'] },
   { name: 'sessions in memcached, locks, monitoring', members: ['store/', 'locking/', 'monitoring/'] },

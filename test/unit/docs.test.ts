@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { COOKIE_KEYS, DEFAULTS, OPTION_KEYS } from '../../lib/options/index.js'
+import { ENCRYPTION_KEYS } from '../../lib/options/encryption.js'
 
 const root = join(__dirname, '..', '..')
 const optionsPage = readFileSync(join(root, 'docs', 'options.md'), 'utf8')
@@ -20,8 +21,9 @@ function documentedOptions (): Set<string> {
 test('docs/options.md documents every option the plugin accepts, and nothing else', () => {
   const documented = documentedOptions()
   const accepted = new Set<string>([
-    ...OPTION_KEYS.filter((key) => key !== 'cookie'),
-    ...COOKIE_KEYS.map((key) => `cookie.${key}`)
+    ...OPTION_KEYS.filter((key) => key !== 'cookie' && key !== 'encryption'),
+    ...COOKIE_KEYS.map((key) => `cookie.${key}`),
+    ...ENCRYPTION_KEYS.map((key) => `encryption.${key}`)
   ])
   assert.deepEqual([...accepted].filter((key) => !documented.has(key)), [], 'undocumented options')
   assert.deepEqual([...documented].filter((key) => !accepted.has(key)), [], 'documented options that do not exist')

@@ -20,8 +20,20 @@ await app.register(msmPlugin, { nodes: [{ id: 'n1', host: '127.0.0.1', port: 112
 const missingNodes: MsmOptions = { cookieName: 'sid' }
 // @ts-expect-error sameSite takes lax, strict or none
 const badSameSite: MsmOptions = { nodes: 'n1:h:1', cookie: { sameSite: 'loose' } }
+// Option encryption: keys as base64 text or Buffers, and the switch-over flags
+const encrypted: MsmOptions = {
+  nodes: 'n1:h:1',
+  encryption: { keys: [{ id: '2026-12', key: 'ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=' }, { id: 'old', key: Buffer.alloc(32, 1) }], acceptPlaintext: true, writePlaintext: false }
+}
+// @ts-expect-error a key has an id
+const keyWithoutId: MsmOptions = { nodes: 'n1:h:1', encryption: { keys: [{ key: 'x' }] } }
+// @ts-expect-error keys is required
+const noKeys: MsmOptions = { nodes: 'n1:h:1', encryption: { acceptPlaintext: true } }
 void missingNodes
 void badSameSite
+void encrypted
+void keyWithoutId
+void noKeys
 
 app.get('/', async (request) => {
   const session: Session = request.session
