@@ -9,6 +9,7 @@ import { AvroSessionCodec } from '../lib/serialization/session-codec.js'
 import { KeyRing } from '../lib/crypto/key-ring.js'
 import { open, seal } from '../lib/crypto/envelope.js'
 import type { Attributes } from '../lib/types/index.js'
+import { opsPerSecond } from './micro-timing.js'
 
 const quick = process.argv.includes('--quick')
 const BUDGET_MS = quick ? 80 : 1000
@@ -16,16 +17,7 @@ const id = '0123456789abcdef0123456789abcdef-n1'
 const ring = new KeyRing([{ id: '2026-12', material: randomBytes(32) }], { accept: false, write: false })
 
 function microseconds (run: () => void): number {
-  for (let i = 0; i < 1000; i++) run()
-  let count = 0
-  const start = process.hrtime.bigint()
-  let elapsed = 0
-  while (elapsed < BUDGET_MS) {
-    for (let i = 0; i < 100; i++) run()
-    count += 100
-    elapsed = Number(process.hrtime.bigint() - start) / 1e6
-  }
-  return elapsed * 1000 / count
+  return 1e6 / opsPerSecond(run, BUDGET_MS, 1000)
 }
 
 const codec = new AvroSessionCodec()

@@ -11,6 +11,7 @@ import { readAttribute } from '../lib/serialization/lazy-attributes.js'
 import { jsonSerializer, SerializerSessionCodec } from '../lib/serialization/serializer-codec.js'
 import { EncryptedSessionCodec } from '../lib/crypto/encrypted-codec.js'
 import { KeyRing } from '../lib/crypto/key-ring.js'
+import { opsPerSecond as measuredOpsPerSecond } from './micro-timing.js'
 
 /** Option encryption with one key (AES-256-GCM): the cost of sealing and opening on top of generic Avro. */
 const BENCH_RING = new KeyRing([{ id: '2026-12', material: Buffer.alloc(32, 7) }], { accept: false, write: false })
@@ -54,16 +55,7 @@ function loaded (codec: SessionCodec, stored: string): Attributes {
 }
 
 function opsPerSecond (run: () => void): number {
-  for (let i = 0; i < 200; i++) run()
-  let count = 0
-  const start = process.hrtime.bigint()
-  let elapsed = 0
-  while (elapsed < BUDGET_MS) {
-    for (let i = 0; i < 50; i++) run()
-    count += 50
-    elapsed = Number(process.hrtime.bigint() - start) / 1e6
-  }
-  return count / (elapsed / 1000)
+  return measuredOpsPerSecond(run, BUDGET_MS)
 }
 
 const rows: string[] = []

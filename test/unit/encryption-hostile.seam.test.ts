@@ -156,6 +156,22 @@ describe('a hostile memcached cannot move sessions', () => {
   })
 })
 
+describe('a hostile memcached cannot steal a session', () => {
+  test('a key listed from memcached, sent as the cookie, is no session: the signature it lacks needs the cookie secret', async () => {
+    const env = await setup({ keys: [K1] })
+    const victim = await sessionWith(env, 'canary-1234')
+    const listed = [...['n1', 'n2'].flatMap((node) => [victim.id, `bak:${victim.id}`].filter((key) => env.cluster.node(node).server.peek(key) !== undefined))]
+    assert.deepEqual(listed.sort(), [victim.id, `bak:${victim.id}`].sort(), 'both keys are there to be listed')
+    const thief = new CookieClient(env.base)
+    for (const key of listed) {
+      thief.cookies = new Map([['sessionId', encodeURIComponent(key.replace(/^bak:/, ''))]])
+      assert.equal(await readCart(env, 'thief', thief), null)
+    }
+    assert.equal(env.app.msm.stats().invalidCookies, listed.length, 'refused as invalid cookies, before any memcached operation')
+    assertCleanOutcome(env, { [victim.id]: 'canary-1234', thief: 'no-canary' })
+  })
+})
+
 describe('a hostile memcached cannot forge a session', () => {
   test('the forge of plaintext Avro (own session re-encoded with role admin) is refused without acceptPlaintext', async () => {
     const env = await setup({ keys: [K1] })
