@@ -5,7 +5,7 @@ import { open, seal } from './envelope.js'
 import type { KeyRing } from './key-ring.js'
 import { OpenedValues } from './opened-values.js'
 
-/** Recent envelopes kept to skip decrypting the same stored text again (docs/security.md#cost). */
+/** The last envelope of each recent session, kept to skip decrypting the same stored text again (docs/security.md#cost). */
 const OPENED_LIMITS = { entries: 10_000, bytes: 16 * 1024 * 1024, entryBytes: 64 * 1024 }
 
 /**
