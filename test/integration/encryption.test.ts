@@ -114,6 +114,37 @@ describe('what memcached holds with encryption on', () => {
     await assertSealedCopies(nodes, moved)
   })
 
+  test('a rolling schema change: a value sealed by the older schema\'s app is read through the registry', async () => {
+    const nodes = await cluster(2)
+    const v1 = { type: 'record', name: 'Cart', fields: [{ name: 'cart', type: 'string', default: '' }] }
+    const v2 = { type: 'record', name: 'Cart', fields: [{ name: 'cart', type: 'string', default: '' }, { name: 'visits', type: 'int', default: 0 }] }
+    const older = await app(nodes, { schema: v1, encryption: { keys: [K1] } })
+    const newer = await app(nodes, { schema: v2, encryption: { keys: [K1] } })
+    const { client, id } = await newSession(older)
+    await assertSealedCopies(nodes, id)
+    client.base = newer.base
+    assert.equal((await client.get('/read-cart')).body.cart, CANARY)
+    assert.equal(newer.app.msm.stats().schemaResolved, 1)
+    assert.equal(newer.app.msm.stats().tamperedValues + newer.app.msm.stats().schemaFailures, 0)
+  })
+
+  test('sticky takeover by another route: the session moves to that route\'s id, sealed for it', async () => {
+    const nodes = await cluster(2)
+    const a = await app(nodes, { sticky: true, route: 'a', encryption: { keys: [K1] } })
+    const b = await app(nodes, { sticky: true, route: 'b', encryption: { keys: [K1] } })
+    const { client, id } = await newSession(a)
+    await drained(a.app)
+    await assertSealedCopies(nodes, id)
+    client.base = b.base
+    assert.equal((await client.get('/read-cart')).body.cart, CANARY, 'the session came along')
+    const taken = (await client.get('/read')).body.id as string
+    assert.match(taken, /\.b$/)
+    assert.equal(b.app.msm.stats().takeovers, 1)
+    await drained(b.app)
+    await assertSealedCopies(nodes, taken)
+    assert.equal(b.app.msm.stats().tamperedValues, 0)
+  })
+
   test('a backup that a touch finds missing is written again, sealed', async () => {
     const nodes = await cluster(2)
     const started = await app(nodes, { encryption: { keys: [K1] } })
