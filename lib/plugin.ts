@@ -60,13 +60,19 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     createTransport: testTransport(options),
     operationTimeout: config.operationTimeout,
     nodeRetryInterval: config.nodeRetryInterval,
+    healthCheckInterval: config.healthCheckInterval,
     failoverNodes,
     onHealthChange: (node) => {
-      const details = { node: node.id, address: node.address, lastError: node.health.lastError }
-      if (node.isUp) {
-        fastify.log.warn(details, 'fastify-msm: memcached node is back in service')
-        registry?.publish(node).catch(() => {})
-      } else fastify.log.error(details, 'fastify-msm: memcached node marked down; it is probed every nodeRetryInterval')
+      const { lastError, lastChange } = node.health
+      const details = { node: node.id, address: node.address, lastError, detectedBy: lastChange?.detectedBy }
+      if (lastChange?.kind === 'down') {
+        fastify.log.error(details, 'fastify-msm: memcached node marked down; it is probed every nodeRetryInterval')
+        return
+      }
+      // A restarted node lost every item: its sessions' copies are written again on their next request
+      if (lastChange?.kind === 'restarted') fastify.log.warn(details, 'fastify-msm: memcached node restarted; the session copies it held are written again on each session\'s next request')
+      else fastify.log.warn(details, 'fastify-msm: memcached node is back in service')
+      registry?.publish(node).catch(() => {})
     }
   })
   const format = config.serializer === null ? new AvroSessionCodec(config.schema) : new SerializerSessionCodec(config.serializer)

@@ -6,10 +6,19 @@ import type { TransportFactory } from '../memcached/transport.js'
 /** Node ids removed by setNodes() that sessions may still name; bounded. */
 const MAX_RETIRED = 256
 
+/**
+ * The health timer looks this many times per healthCheckInterval for nodes
+ * that have been silent a whole interval, so that a node is checked between
+ * 1 and 1.25 intervals after its last answer (one check per interval at most).
+ */
+const HEALTH_TICKS = 4
+
 export interface RingSettings {
   operationTimeout: number
   /** Milliseconds between two probes of a down node. */
   nodeRetryInterval: number
+  /** Milliseconds of silence after which an up node is sent a health check; 0: never. */
+  healthCheckInterval: number
   failoverNodes: readonly string[]
   onHealthChange: HealthListener
   /** How each node talks to its server: the `memcached` client unless a test says otherwise. */
@@ -34,6 +43,7 @@ export class NodeRing {
   readonly #retired = new Set<string>()
   readonly #settings: RingSettings
   readonly #probeTimer: NodeJS.Timeout
+  readonly #healthTimer: NodeJS.Timeout | null
   #probing = false
   #changedAt = 0
 
@@ -49,6 +59,10 @@ export class NodeRing {
     this.#changedAt = 0
     this.#probeTimer = setInterval(() => { this.#probeDownNodes().catch(() => {}) }, settings.nodeRetryInterval)
     this.#probeTimer.unref()
+    this.#healthTimer = settings.healthCheckInterval > 0
+      ? setInterval(() => { this.#checkQuietNodes() }, Math.max(1, Math.floor(settings.healthCheckInterval / HEALTH_TICKS)))
+      : null
+    this.#healthTimer?.unref()
   }
 
   get nodes (): readonly NodeClient[] {
@@ -56,7 +70,7 @@ export class NodeRing {
   }
 
   /**
-   * When a node last went down or came back, or the node list changed (ms
+   * When a node last went down, came back or was found restarted, or the node list changed (ms
    * since the epoch; 0 if never). A session last extended before then may
    * have lost a copy, or have it on a node that is now down: it is checked
    * on its next request (see SessionManager).
@@ -120,7 +134,10 @@ export class NodeRing {
     const next = specs.map((spec) => {
       const existing = this.#byId.get(spec.id)
       if (existing !== undefined && existing.address === `${spec.host}:${spec.port}`) return existing
-      return new NodeClient(spec, this.#settings.operationTimeout, this.#settings.onHealthChange, this.#settings.createTransport?.(spec))
+      const node = new NodeClient(spec, this.#settings.operationTimeout, this.#settings.onHealthChange, this.#settings.createTransport?.(spec))
+      // Checked at once: its connection is open from now on, so its death is seen when it happens
+      if (this.#settings.healthCheckInterval > 0) node.check().catch(() => {})
+      return node
     })
     const kept = new Set(next)
     for (const node of this.#nodes) {
@@ -137,12 +154,21 @@ export class NodeRing {
 
   close (): void {
     clearInterval(this.#probeTimer)
+    if (this.#healthTimer !== null) clearInterval(this.#healthTimer)
     for (const node of this.#nodes) node.close()
   }
 
   #retire (nodeId: string): void {
     this.#retired.add(nodeId)
     if (this.#retired.size > MAX_RETIRED) this.#retired.delete(this.#retired.values().next().value as string)
+  }
+
+  /** One health check for each up node that has not answered anything for healthCheckInterval. */
+  #checkQuietNodes (): void {
+    const now = Date.now()
+    for (const node of this.#nodes) {
+      if (node.isUp && node.quietFor(now) >= this.#settings.healthCheckInterval) node.check().catch(() => {})
+    }
   }
 
   async #probeDownNodes (): Promise<void> {

@@ -5,9 +5,6 @@
  * always match the node client's safe alphabet.
  */
 
-/** The key a node's health probe reads; it is never stored. */
-export const PROBE_KEY = 'msm:probe'
-
 /** A published Avro writer schema, shared by every app (no prefix), stored without expiry. */
 export function schemaKey (fingerprintHex: string): string {
   return `schema:${fingerprintHex}`

@@ -1,5 +1,5 @@
 import Memcached from 'memcached'
-import type { Done, MemcachedTransport } from './transport.js'
+import type { Done, MemcachedTransport, ServerInstance } from './transport.js'
 
 /**
  * @internal The published types never name the `memcached` package, whose
@@ -40,7 +40,11 @@ export function clientOptions (operationTimeout: number): Memcached.options {
 /** The `memcached` client as a transport: one client per node, its traps disarmed. */
 export function createMemcachedTransport (address: string, operationTimeout: number): MemcachedTransport {
   const client = new Memcached(address, clientOptions(operationTimeout))
-  disableIssueLog(client)
+  let ended = false
+  let listener: (reason: string) => void = () => {}
+  const report = (reason: string): void => { if (!ended) listener(reason) }
+  disableIssueLog(client, report)
+  reportServerCloses(client, report)
   return {
     get: (key, done) => client.get(key, done),
     set: (key, value, lifetime, done) => client.set(key, value, lifetime, done as Done<unknown>),
@@ -48,8 +52,21 @@ export function createMemcachedTransport (address: string, operationTimeout: num
     add: (key, value, lifetime, done) => client.add(key, value, lifetime, notStoredIsFalse(done)),
     touch: (key, lifetime, done) => client.touch(key, lifetime, done as (error: unknown) => void),
     delete: (key, done) => client.del(key, done as Done<unknown>),
-    end: () => client.end()
+    instance: (done) => client.stats((error: unknown, answers: unknown) => { error ? done(error) : done(undefined, serverInstance(answers)) }),
+    onConnectionLost: (next) => { listener = next },
+    end: () => {
+      ended = true
+      client.end()
+    }
   }
+}
+
+/** The pid and start time in the client's parsed `stats` answer (one server: an array of one). */
+export function serverInstance (answers: unknown): ServerInstance | null {
+  const stats = Array.isArray(answers) ? answers[0] as Record<string, unknown> | undefined : undefined
+  const pid = Number(stats?.pid)
+  const startedAt = Number(stats?.time) - Number(stats?.uptime)
+  return Number.isSafeInteger(pid) && Number.isSafeInteger(startedAt) ? { pid, startedAt } : null
 }
 
 /** The client reports memcached's NOT_STORED as an error; it is an answer. */
@@ -64,12 +81,43 @@ function notStoredIsFalse (done: Done<boolean>): (error: unknown, result: unknow
  * The client's own failure tracking (its IssueLog) marks servers dead, and a
  * second failure while it is "locked" schedules a reconnect that spawns the
  * system `ping`, whatever `failures` says: an uncaught ENOENT on machines
- * without ping. This class tracks health itself, so each connection issue only
- * closes the socket, as the client's own handler does first.
+ * without ping. NodeClient tracks health itself, so each connection issue
+ * (refused, reset, a socket error) only closes the socket, as the client's
+ * own handler does first, and is reported.
  */
-function disableIssueLog (client: Memcached): void {
-  (client as unknown as { connectionIssue: (error: string, socket?: { end?: () => void }) => void }).connectionIssue =
-    (_error, socket) => { socket?.end?.() }
+function disableIssueLog (client: Memcached, report: (reason: string) => void): void {
+  (client as unknown as { connectionIssue: (error: unknown, socket?: { end?: () => void }) => void }).connectionIssue =
+    (error, socket) => {
+      socket?.end?.()
+      report(String(error))
+    }
+}
+
+interface ClientSocket {
+  writableEnded: boolean
+  prependListener: (event: 'end', listener: () => void) => void
+}
+
+/**
+ * A server that exits closes its connections (a FIN, not an error): the
+ * client then only drops the socket from its pool, and calls back nothing for
+ * the commands that were in flight. Every pooled socket passes through the
+ * client's connect(), so it is watched there. A socket this side ended first
+ * (an idle one, or end()) is not reported.
+ */
+function reportServerCloses (client: Memcached, report: (reason: string) => void): void {
+  const internals = client as unknown as { connect: (server: string, callback: (error: unknown, socket?: ClientSocket) => void) => void }
+  const connect = internals.connect
+  const watched = new WeakSet<ClientSocket>()
+  internals.connect = function (server, callback) {
+    connect.call(this, server, (error, socket) => {
+      if (socket !== undefined && typeof socket.prependListener === 'function' && !watched.has(socket)) {
+        watched.add(socket)
+        socket.prependListener('end', () => { if (!socket.writableEnded) report('connection closed by the server') })
+      }
+      callback(error, socket)
+    })
+  }
 }
 
 function isNotStored (error: unknown): boolean {

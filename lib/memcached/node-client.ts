@@ -1,7 +1,6 @@
-import type { NodeOperationCounts, NodeSpec } from '../types/index.js'
-import type { MemcachedTransport } from './transport.js'
+import type { NodeDetection, NodeOperationCounts, NodeSpec } from '../types/index.js'
+import type { MemcachedTransport, ServerInstance } from './transport.js'
 import { createMemcachedTransport } from './memcached-transport.js'
-import { PROBE_KEY } from './keys.js'
 import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_DOWN, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'
 
 /** Last line of defence: only keys of this alphabet and length ever reach the client. */
@@ -9,15 +8,31 @@ const SAFE_KEY = /^[A-Za-z0-9_.:-]{1,250}$/
 
 type Operation = keyof Omit<NodeOperationCounts, 'errors' | 'timeouts'>
 
-/** The key a probe reads; any answer, hit or miss, means the node is back. */
+/** What noticed a node's last change; see NodeDetection. */
+type Detection = NodeDetection
+
+/** Why a check is sent: a probe of a down node, the periodic check, or a connection the server dropped. */
+export type CheckReason = 'probe' | 'health-check' | 'connection'
+
+export interface NodeChange {
+  kind: 'down' | 'up' | 'restarted'
+  /** ms since the epoch */
+  at: number
+  detectedBy: Detection
+}
 
 export interface NodeHealth {
   state: 'up' | 'down'
   /** When the node entered its state, ms since the epoch. */
   since: number
   lastError: string | null
+  /** The last change of state, or restart seen while up; null before any. */
+  lastChange: NodeChange | null
+  /** Restarts noticed: a new pid or start time. */
+  restarts: number
 }
 
+/** Called when the node goes down, comes back, or is found restarted. */
 export type HealthListener = (node: NodeClient, previous: NodeHealth) => void
 
 /**
@@ -26,19 +41,29 @@ export type HealthListener = (node: NodeClient, previous: NodeHealth) => void
  * because the client never calls back for requests to a dead or hung server.
  *
  * This class, not the `memcached` client, is the source of truth for the
- * node's health: an operation that errors or times out marks the node down at
- * once, and while it is down every operation fails immediately with
- * FST_MSM_NODE_DOWN, so no request waits on it. probe() brings it back.
+ * node's health (docs/failover.md#node-states):
+ * - an operation that errors or times out marks the node down at once, and
+ *   while it is down every operation fails immediately with
+ *   FST_MSM_NODE_DOWN, so no request waits on it;
+ * - check() (the health check, and the probe of a down node) sends one
+ *   `stats`: no answer marks the node down, an answer brings it back, and an
+ *   answer from a new server instance is a restart;
+ * - a connection the server closed or refused is checked at once.
  */
 export class NodeClient {
   readonly id: string
   readonly address: string
-  readonly counts: NodeOperationCounts = { get: 0, set: 0, add: 0, touch: 0, delete: 0, errors: 0, timeouts: 0 }
+  readonly counts: NodeOperationCounts = { get: 0, set: 0, add: 0, touch: 0, delete: 0, stats: 0, errors: 0, timeouts: 0 }
   readonly #client: MemcachedTransport
   readonly #timeout: number
   readonly #onHealthChange: HealthListener
-  #health: NodeHealth = { state: 'up', since: Date.now(), lastError: null }
+  #health: NodeHealth = { state: 'up', since: Date.now(), lastError: null, lastChange: null, restarts: 0 }
   #closed = false
+  /** When the server last answered a command (ms); 0 before its first answer. */
+  #answeredAt = 0
+  /** The server instance last seen; undefined until a check answers. */
+  #instance: ServerInstance | null | undefined = undefined
+  #checking: Promise<boolean> | null = null
 
   /** `transport`: the memcached client by default; tests pass an in-memory server's. */
   constructor (spec: NodeSpec, operationTimeout: number, onHealthChange: HealthListener = () => {}, transport?: MemcachedTransport) {
@@ -47,6 +72,7 @@ export class NodeClient {
     this.#timeout = operationTimeout
     this.#onHealthChange = onHealthChange
     this.#client = transport ?? createMemcachedTransport(this.address, operationTimeout)
+    this.#client.onConnectionLost((reason) => { this.#connectionLost(reason) })
   }
 
   get health (): Readonly<NodeHealth> {
@@ -57,29 +83,85 @@ export class NodeClient {
     return this.#health.state === 'up'
   }
 
+  /** Milliseconds since the server last answered anything (Infinity before its first answer). */
+  quietFor (now: number): number {
+    return this.#answeredAt === 0 ? Infinity : now - this.#answeredAt
+  }
+
   /** Asks a down node whether it answers again; marks it up if it does. */
   async probe (): Promise<boolean> {
+    return await this.check('probe')
+  }
+
+  /**
+   * The health check: one `stats`, within operationTimeout. Resolves true when
+   * the node answered. No answer marks an up node down; an answer marks a
+   * down node up; an answer from another server instance than the last one
+   * seen is a restart: every item the node held is gone. Concurrent calls
+   * share one check.
+   */
+  check (reason: CheckReason = 'health-check'): Promise<boolean> {
+    this.#checking ??= this.#check(reason).finally(() => { this.#checking = null })
+    return this.#checking
+  }
+
+  async #check (reason: CheckReason): Promise<boolean> {
+    let instance: ServerInstance | null
     try {
-      await this.#send('get', PROBE_KEY, (done) => this.#client.get(PROBE_KEY, done))
-    } catch {
+      instance = await this.#send('stats', null, (done) => this.#client.instance(done)) as ServerInstance | null
+    } catch (error) {
+      if (isNodeFailure(error as Error)) this.#markDown(error as Error, reason === 'connection' ? 'connection' : 'health-check')
       return false
     }
-    this.#setHealth({ state: 'up', since: Date.now(), lastError: this.#health.lastError })
+    const restarted = this.#isNewInstance(instance)
+    this.#instance = instance
+    if (!this.isUp) {
+      this.#setHealth({ ...this.#health, state: 'up', since: Date.now() }, restarted ? 'restart' : 'probe')
+    } else if (restarted) {
+      this.#setHealth({ ...this.#health }, 'restart')
+    }
     return true
   }
 
-  #markDown (error: Error): void {
+  /** The server answers as another process than the last one seen; unknown until both are known. */
+  #isNewInstance (instance: ServerInstance | null): boolean {
+    const known = this.#instance
+    if (known === undefined || known === null || instance === null) return false
+    return known.pid !== instance.pid || known.startedAt !== instance.startedAt
+  }
+
+  /**
+   * The server closed, reset or refused a connection: it may be gone, or only
+   * have dropped an idle connection. A check, sent once the other closed
+   * sockets have been dropped from the pool too, tells which.
+   */
+  #connectionLost (reason: string): void {
+    if (this.#closed || !this.isUp || this.#checking !== null) return
+    setImmediate(() => {
+      if (this.#closed || !this.isUp) return
+      this.check('connection').catch(() => {})
+    })
+    this.#health.lastError = reason
+  }
+
+  #markDown (error: Error, detectedBy: Detection): void {
     if (this.#health.state === 'down') {
       this.#health.lastError = error.message
       return
     }
-    this.#setHealth({ state: 'down', since: Date.now(), lastError: error.message })
+    this.#setHealth({ ...this.#health, state: 'down', since: Date.now(), lastError: error.message }, detectedBy)
   }
 
-  #setHealth (next: NodeHealth): void {
+  /** Records a change (a new state, or a restart while up) and tells the listener. */
+  #setHealth (next: NodeHealth, detectedBy: Detection): void {
     const previous = this.#health
-    if (previous.state === next.state) return
-    this.#health = next
+    const at = Date.now()
+    const kind = next.state !== previous.state ? next.state : 'restarted'
+    this.#health = {
+      ...next,
+      lastChange: { kind, at, detectedBy },
+      restarts: previous.restarts + (detectedBy === 'restart' ? 1 : 0)
+    }
     this.#onHealthChange(this, previous)
   }
 
@@ -125,14 +207,18 @@ export class NodeClient {
 
   #run (operation: Operation, key: string, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
     if (this.#health.state === 'down') return Promise.reject(new FST_MSM_NODE_DOWN(this.id))
+    const sentAt = Date.now()
     return this.#send(operation, key, invoke).catch((error: Error) => {
-      if (isNodeFailure(error)) this.#markDown(error)
+      // A node that answered since this command was sent is alive: the command was lost with a
+      // connection to a process that restarted since (its answers never come), not a node failure
+      if (isNodeFailure(error) && this.#answeredAt <= sentAt) this.#markDown(error, 'operation')
       throw error
     })
   }
 
-  #send (operation: Operation, key: string, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
-    if (!SAFE_KEY.test(key)) return Promise.reject(new TypeError('fastify-msm refused an unsafe memcached key'))
+  /** `key`: null for a command without one (stats). */
+  #send (operation: Operation, key: string | null, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
+    if (key !== null && !SAFE_KEY.test(key)) return Promise.reject(new TypeError('fastify-msm refused an unsafe memcached key'))
     if (this.#closed) return Promise.reject(new FST_MSM_CLIENT_CLOSED(this.id))
     this.counts[operation]++
     return new Promise((resolve, reject) => {
@@ -152,6 +238,7 @@ export class NodeClient {
             this.counts.errors++
             reject(new FST_MSM_NODE_ERROR(this.id, operation, describeError(error)))
           } else {
+            this.#answeredAt = Date.now()
             resolve(result)
           }
         })

@@ -12,6 +12,16 @@ import type { NodeSpec } from '../types/index.js'
 export type Done<T> = (error: unknown, result?: T) => void
 
 /**
+ * Who answers at a node's address: memcached's `stats` pid and start time
+ * (`time - uptime`, whole seconds). A new value means the server restarted,
+ * and lost every item. null when the server answered `stats` without them.
+ */
+export interface ServerInstance {
+  pid: number
+  startedAt: number
+}
+
+/**
  * @internal The test seam: `options[kTransport] = (spec) => transport` makes
  * every node of the plugin use that transport. A Symbol, so that it is no
  * option a user can set by accident (and the options check never sees it).
@@ -34,6 +44,17 @@ export interface MemcachedTransport {
   touch: (key: string, lifetime: number, done: Done<boolean>) => void
   /** false when the key did not exist. */
   delete: (key: string, done: Done<boolean>) => void
+  /**
+   * The health check, one `stats`: the instance that answers (see
+   * ServerInstance), or null when the answer does not name one.
+   */
+  instance: (done: Done<ServerInstance | null>) => void
+  /**
+   * `listener` is called when the server closes or resets a connection, or
+   * refuses one: the node may have died. Never after end(), nor for
+   * connections this side closes (idle ones).
+   */
+  onConnectionLost: (listener: (reason: string) => void) => void
   /** Closes the connections; no callback is due after it. */
   end: () => void
 }

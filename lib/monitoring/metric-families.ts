@@ -38,7 +38,7 @@ export interface MetricsSource {
   ring: Pick<NodeRing, 'nodes'>
 }
 
-const NODE_OPERATIONS = ['get', 'set', 'add', 'touch', 'delete'] as const
+const NODE_OPERATIONS = ['get', 'set', 'add', 'touch', 'delete', 'stats'] as const
 
 /** Every metric family, in exposition order. The list depends only on the configuration (`stats`), never on traffic. */
 export function metricFamilies (source: MetricsSource): MetricFamily[] {
@@ -64,6 +64,13 @@ export function metricFamilies (source: MetricsSource): MetricFamily[] {
       () => ring.nodes.map((node) => sample(node.isUp ? 1 : 0, { node: node.id, address: node.address }))),
     family('msm_node_state_since_seconds', 'gauge', 'Unix time when the node entered its current state.', ['node'],
       () => ring.nodes.map((node) => sample(node.health.since / 1000, { node: node.id }))),
+    family('msm_node_last_change_seconds', 'gauge', 'Unix time of the node\'s last change (down, up or restarted), labelled with the change and what detected it; 0 before any.', ['node', 'change', 'detected_by'],
+      () => ring.nodes.map((node) => {
+        const change = node.health.lastChange
+        return sample(change === null ? 0 : change.at / 1000, { node: node.id, change: change?.kind ?? 'none', detected_by: change?.detectedBy ?? 'none' })
+      })),
+    family('msm_node_restarts_total', 'counter', 'Restarts of each node noticed (a new pid or start time in its stats): its items were lost.', ['node'],
+      () => ring.nodes.map((node) => sample(node.health.restarts, { node: node.id }))),
     family('msm_node_operations_total', 'counter', 'memcached commands sent to each node.', ['node', 'op'],
       () => ring.nodes.flatMap((node) => NODE_OPERATIONS.map((op) => sample(node.counts[op], { node: node.id, op }))))
   )

@@ -1,6 +1,7 @@
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { HistogramSummary, MsmCounters, MsmGauges, MsmStats, TimingName } from '../types/index.js'
 import { TIMINGS, type Timings } from '../stats/timings.js'
+import { nodeHealthView } from './health.js'
 
 /** @internal A plain, JSON-ready copy of the counters and of every node's operation counts. */
 export function snapshot (counters: MsmCounters, ring: NodeRing, gauges: MsmGauges, timings: Timings): MsmStats {
@@ -9,14 +10,6 @@ export function snapshot (counters: MsmCounters, ring: NodeRing, gauges: MsmGaug
     ...gauges,
     timings: Object.fromEntries(TIMINGS.map((name) => [name, timings.histograms[name].summary()])) as Record<TimingName, HistogramSummary>,
     sizes: timings.sizes.summary(),
-    nodes: ring.nodes.map((node) => ({
-      id: node.id,
-      address: node.address,
-      state: node.health.state,
-      since: new Date(node.health.since).toISOString(),
-      lastError: node.health.lastError,
-      failover: ring.isFailoverNode(node.id),
-      ...node.counts
-    }))
+    nodes: ring.nodes.map((node) => ({ ...nodeHealthView(ring, node), ...node.counts }))
   }
 }

@@ -17,6 +17,15 @@ export function positiveInteger (object: Record<string, unknown>, key: string, f
   return value
 }
 
+export function nonNegativeInteger (object: Record<string, unknown>, key: string, fallback: number, path = ''): number {
+  const value = object[key]
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new FST_MSM_OPTION_INVALID(path + key, 'a non-negative integer (0 turns it off)', describe(value))
+  }
+  return value
+}
+
 export function matching (object: Record<string, unknown>, key: string, pattern: RegExp, expected: string, fallback: string, path = ''): string {
   const value = object[key]
   if (value === undefined) return fallback

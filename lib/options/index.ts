@@ -1,7 +1,7 @@
 import type { LockingMode, MsmCookieOptions, NodeSpec, Serializer } from '../types/index.js'
 import { buildType } from '../serialization/avro-types.js'
 import { FST_MSM_OPTION_INVALID } from '../errors.js'
-import { boolean, describe, isPlainObject, matching, oneOf, optionalRegExp, positiveInteger, rejectUnknownKeys } from './checks.js'
+import { boolean, describe, isPlainObject, matching, nonNegativeInteger, oneOf, optionalRegExp, positiveInteger, rejectUnknownKeys } from './checks.js'
 import { NODE_ID, parseFailoverNodes, parseNodes } from './nodes.js'
 import { parseEncryption } from './encryption.js'
 import type { KeyRing } from '../crypto/key-ring.js'
@@ -26,6 +26,7 @@ export interface MsmConfig {
   lockRetryMax: number
   failoverNodes: string[]
   nodeRetryInterval: number
+  healthCheckInterval: number
   storeFailurePolicy: 'continue' | 'fail'
   sticky: boolean
   route: string | null
@@ -58,6 +59,7 @@ export const DEFAULTS = Object.freeze({
   lockRetryMax: 200,
   failoverNodes: Object.freeze([] as string[]),
   nodeRetryInterval: 1000,
+  healthCheckInterval: 1000,
   storeFailurePolicy: 'continue',
   sticky: false,
   route: null,
@@ -75,7 +77,7 @@ export const OPTION_KEYS = [
   'nodes', 'cookieName', 'cookie', 'maxInactiveInterval', 'touchInterval',
   'prefix', 'operationTimeout', 'ignore', 'maxSessionSize',
   'lockingMode', 'lockExpiration', 'lockTimeout', 'lockTimeoutPolicy', 'lockRetryMin', 'lockRetryMax',
-  'failoverNodes', 'nodeRetryInterval', 'storeFailurePolicy',
+  'failoverNodes', 'nodeRetryInterval', 'healthCheckInterval', 'storeFailurePolicy',
   'sticky', 'route', 'localSessions', 'backupAsync', 'backupQueueSize',
   'schema', 'serializer', 'stats', 'maxAge', 'encryption'
 ] as const
@@ -115,6 +117,7 @@ export function normalizeOptions (options: unknown): MsmConfig {
     lockRetryMax: positiveInteger(options, 'lockRetryMax', DEFAULTS.lockRetryMax),
     failoverNodes: parseFailoverNodes(options.failoverNodes, nodes),
     nodeRetryInterval: positiveInteger(options, 'nodeRetryInterval', DEFAULTS.nodeRetryInterval),
+    healthCheckInterval: nonNegativeInteger(options, 'healthCheckInterval', DEFAULTS.healthCheckInterval),
     storeFailurePolicy: oneOf(options, 'storeFailurePolicy', ['continue', 'fail'] as const, DEFAULTS.storeFailurePolicy),
     ...stickyOptions(options),
     schema: attributesSchema(options.schema),

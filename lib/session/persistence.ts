@@ -70,15 +70,22 @@ export class SessionPersistence {
     this.#copies = new CopyKeeper({ ...parts, sticky: parts.sticky !== null })
   }
 
-  /** Writes or extends the session. Resolves true when its lifetime in memcached was extended. */
+  /**
+   * Writes or extends the session; true when its lifetime in memcached was extended. A session a
+   * node fault may have cost a copy (moved off a down node, read from a backup, or last extended
+   * before a node went down, came back or restarted) is repaired before the response, never queued.
+   */
   async finish (state: SessionState, log: FastifyBaseLogger): Promise<boolean> {
     const bytes = this.#changedAttributes(state)
     const now = Date.now()
-    const deferred = this.#parts.queue !== null && state.lease === null
-    const local = deferred ? this.#parts.sticky?.keep(state, () => bytes ?? this.#currentBytes(state), now, bytes !== null) ?? null : null
+    const queued = this.#parts.queue !== null && state.lease === null
+    const local = queued ? this.#parts.sticky?.keep(state, () => bytes ?? this.#currentBytes(state), now, bytes !== null) ?? null : null
+    const lastExtension = Math.max(state.lastAccessedAt, local?.extendedAt ?? 0, this.#lastTouch.get(state.id as string) ?? 0)
+    const repair = state.repair || lastExtension < this.#parts.ring.changedAt
+    const deferred = queued && !repair
     if (bytes !== null) return await this.#write(state, bytes, now, { deferred, refresh: false, local }, log)
     this.#parts.counters.skippedUnchanged++
-    return await this.#extend(state, now, { deferred, local }, log)
+    return await this.#extend(state, now, lastExtension, { deferred, local }, log)
   }
 
   /**
@@ -147,27 +154,26 @@ export class SessionPersistence {
    * a touch, or, once its stored lastAccessedAt is a whole idle interval old,
    * by a write that refreshes it.
    */
-  async #extend (state: SessionState, now: number, how: { deferred: boolean, local: LocalRecord | null }, log: FastifyBaseLogger): Promise<boolean> {
+  async #extend (state: SessionState, now: number, lastExtension: number, how: { deferred: boolean, local: LocalRecord | null }, log: FastifyBaseLogger): Promise<boolean> {
     const { expiry, ring } = this.#parts
     const id = state.id as string
-    const lastExtension = Math.max(state.lastAccessedAt, how.local?.extendedAt ?? 0, this.#lastTouch.get(id) ?? 0)
     if (!expiry.extensionDue(lastExtension, now, state.forceTouch, ring.changedAt)) return false
     if (expiry.refreshDue(state.lastAccessedAt, now)) {
       return await this.#write(state, this.#currentBytes(state), now, { ...how, refresh: true }, log)
     }
-    const nodeId = state.nodeId as string
-    const recordTouch = (): void => {
-      if (how.local !== null) how.local.extendedAt = now
-      else this.#lastTouch.set(id, now)
+    // A copy written again is the value as stored: the same lastAccessedAt and attribute bytes
+    const storedValue = (): string => this.#encode(state, id, this.#currentBytes(state), state.lastAccessedAt)
+    const touch = (): Promise<boolean> => this.#copies.touch(id, state.nodeId as string, storedValue, log)
+    const record = (): void => { if (how.local !== null) how.local.extendedAt = now; else this.#lastTouch.set(id, now) }
+    if (how.deferred) {
+      // Recorded when queued, so that the session's next requests do not queue it again
+      record()
+      await (this.#parts.queue as WriteQueue).enqueue(id, async () => { await touch() })
+      return true
     }
-    if (!how.deferred) {
-      const touched = await this.#copies.touch(id, nodeId, () => this.#storedValue(state, id), log)
-      if (touched) recordTouch()
-      return touched
-    }
-    recordTouch()
-    await (this.#parts.queue as WriteQueue).enqueue(id, async () => { await this.#copies.touch(id, nodeId, () => this.#storedValue(state, id), log) })
-    return true
+    const touched = await touch()
+    if (touched) record()
+    return touched
   }
 
   /**
@@ -179,8 +185,6 @@ export class SessionPersistence {
     this.#lastTouch.delete(write.id)
     if (how.local !== null) Object.assign(how.local, { storedBytes: bytes, storedAt: now, extendedAt: now })
     if (how.deferred) {
-      // Sticky mode holds the session in the process: a copy memcached lost is written again
-      if (this.#parts.sticky !== null) write.onlyIfPresent = false
       state.modified = true
       state.saved = true
       await (this.#parts.queue as WriteQueue).enqueue(write.id, async () => {
@@ -191,6 +195,8 @@ export class SessionPersistence {
     let outcome = await this.#store(write, log)
     if (outcome !== null && outcome !== GONE && state.isNew) outcome = await this.#retryOnAnotherNode(state, write, bytes, now, log, outcome)
     const saved = await this.#settle(write, outcome, log)
+    // Sticky mode serves the session from the process: a failed write is counted and logged, as a queued one is
+    if (!saved && how.local !== null) return false
     if (!saved) {
       state.sendCookie = false
       if (outcome !== GONE) this.storeFailed()
@@ -208,8 +214,9 @@ export class SessionPersistence {
       id,
       nodeId: state.nodeId as string,
       value: this.#encode(state, id, bytes, now),
-      // Loaded sessions are written with replace: a concurrent destroy() or regenerate() is not undone
-      onlyIfPresent: state.loadedFromPrimary && !state.forceWrite,
+      // Loaded sessions are written with replace: a concurrent destroy() or regenerate() is not
+      // undone. Sticky mode holds the session in the process: a copy memcached lost is written again
+      onlyIfPresent: state.loadedFromPrimary && !state.forceWrite && this.#parts.sticky === null,
       isNew: state.isNew,
       regenerated: state.forceWrite && !state.isNew,
       refresh,
@@ -284,11 +291,6 @@ export class SessionPersistence {
     }
     timings.size(value.length)
     return value
-  }
-
-  /** The value as stored: the same lastAccessedAt and attribute bytes, for a copy written again. */
-  #storedValue (state: SessionState, id: string): string {
-    return this.#encode(state, id, this.#currentBytes(state), state.lastAccessedAt)
   }
 
   /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */

@@ -224,6 +224,7 @@ export class SessionManager {
     const { counters, store, hashId } = this.#parts
     counters.loadedFromBackup++
     state.forceWrite = true
+    state.repair = true
     const session = hashId(outcome.location.id)
     if (outcome.how === 'restored') {
       counters.restored++

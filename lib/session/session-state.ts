@@ -60,6 +60,12 @@ export interface SessionState {
   proxies: WeakMap<object, object> | null
   /** Written even if the attributes did not change: new id, regenerate. */
   forceWrite: boolean
+  /**
+   * A node fault moved the session or cost it a copy: its write is done
+   * before the response, even where writes are otherwise queued (sticky
+   * mode, backupAsync).
+   */
+  repair: boolean
   forceTouch: boolean
   /** The id came in a cookie; the cookie must be cleared when the session is destroyed. */
   cookieSent: boolean
@@ -119,6 +125,7 @@ export function createState (host: SessionHost, now: number, https = false): Ses
     handedOut: null,
     proxies: null,
     forceWrite: false,
+    repair: false,
     forceTouch: false,
     cookieSent: false,
     sendCookie: false,

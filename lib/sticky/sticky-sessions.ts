@@ -142,6 +142,7 @@ export class StickySessions implements StickyStrategy {
     state.id = movedSessionId(state.id as string, target.id, route)
     state.nodeId = target.id
     state.forceWrite = true
+    state.repair = true
     state.sendCookie = true
     counters.relocated++
   }

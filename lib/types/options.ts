@@ -62,6 +62,12 @@ export interface MsmOptions {
   failoverNodes?: string | string[]
   /** Milliseconds between two probes of a node marked down. Default 1000. */
   nodeRetryInterval?: number
+  /**
+   * Milliseconds: an up node that answered nothing for this long is sent a
+   * health check (one `stats`), which finds a hung or restarted node without
+   * a request failing on it. 0 turns the checks off. Default 1000.
+   */
+  healthCheckInterval?: number
   /** When no copy of a changed session can be stored: `'continue'` (log, count, answer normally; the default) or `'fail'` (503). */
   storeFailurePolicy?: 'continue' | 'fail'
   /** Sticky mode: sessions live in this process, memcached keeps a backup. Default false. */

@@ -8,6 +8,8 @@ export interface NodeOperationCounts {
   add: number
   touch: number
   delete: number
+  /** `stats` commands: health checks and probes of a down node. */
+  stats: number
   errors: number
   timeouts: number
 }
@@ -100,7 +102,18 @@ export interface MsmCounters extends LockCounters {
   plaintextValues: number
 }
 
-export interface NodeStats extends NodeOperationCounts {
+/**
+ * What noticed a node's last change (docs/failover.md#node-states):
+ * `operation` (a request's command failed or timed out), `connection` (the
+ * server closed, reset or refused a connection, and a check sent at once got
+ * no answer), `health-check` (the periodic check got no answer), `restart`
+ * (the server answered with a new pid or start time: it lost every item),
+ * `probe` (a down node answered again).
+ */
+export type NodeDetection = 'operation' | 'connection' | 'health-check' | 'restart' | 'probe'
+
+/** A node's state and its last change, in stats() and health(). */
+export interface NodeHealthView {
   id: string
   address: string
   state: 'up' | 'down'
@@ -108,7 +121,16 @@ export interface NodeStats extends NodeOperationCounts {
   since: string
   lastError: string | null
   failover: boolean
+  /** The last change: went down, came back up, or restarted (while up, or while down); null before any. */
+  lastChange: 'down' | 'up' | 'restarted' | null
+  /** When the last change was noticed, ISO 8601; null before any. */
+  lastChangeAt: string | null
+  detectedBy: NodeDetection | null
+  /** Restarts noticed since registration. */
+  restarts: number
 }
+
+export interface NodeStats extends NodeOperationCounts, NodeHealthView {}
 
 /** Current sizes, as opposed to counters. */
 export interface MsmGauges {
@@ -144,5 +166,5 @@ export interface MsmHealth {
    * are left, but sessions are served. down: no node is up.
    */
   status: 'ok' | 'degraded' | 'down'
-  nodes: Array<{ id: string, address: string, state: 'up' | 'down', since: string, lastError: string | null, failover: boolean }>
+  nodes: NodeHealthView[]
 }

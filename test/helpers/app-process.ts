@@ -9,7 +9,8 @@ async function main (): Promise<void> {
     key === 'uriPattern' ? new RegExp(value as string) : value as unknown)
   // A key of option encryption is base64 text in JSON; the cookie secret comes beside the options
   const secret = process.env.MSM_TEST_COOKIE_SECRET
-  const app = await buildApp({ msm: options, name: `pid ${process.pid}`, ...(secret === undefined ? {} : { secret }) })
+  const logger = process.env.MSM_TEST_LOG === undefined ? {} : { logger: { level: process.env.MSM_TEST_LOG, stream: process.stderr } }
+  const app = await buildApp({ msm: options, name: `pid ${process.pid}`, ...(secret === undefined ? {} : { secret }), ...logger })
   // For the soak test: heap after a full GC, open file descriptors, active handles, the plugin's stats
   app.get('/__process', { config: { session: false } }, async () => {
     (globalThis as { gc?: () => void }).gc?.()

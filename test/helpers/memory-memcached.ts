@@ -4,10 +4,11 @@
 // and delete of a missing key, expiry in whole seconds of the server's clock,
 // negative lifetimes and lifetimes over 30 days read as unix times. Its faults
 // mirror the process faults of the integration tests: kill() (SIGKILL: every
-// command fails), hang() (SIGSTOP: no answer until resume()), restart() (empty).
+// command fails, and every connection is reported lost), hang() (SIGSTOP: no
+// answer until resume()), restart() (empty, with a new pid: `stats` tells).
 // test/integration/memory-memcached.contract.test.ts runs the same cases on it
 // and on a real memcached, so that the two cannot drift apart.
-import { type Done, kTransport, type MemcachedTransport, type TransportFactory } from '../../lib/memcached/transport.js'
+import { type Done, kTransport, type MemcachedTransport, type ServerInstance, type TransportFactory } from '../../lib/memcached/transport.js'
 import { Cluster, NodeLifecycle } from './memcached.js'
 
 /** memcached reads a relative lifetime above 30 days as a unix timestamp. */
@@ -17,8 +18,14 @@ interface Item { value: string, expiresAt: number }
 
 export type MemoryStats = Record<'cmd_get' | 'cmd_set' | 'cmd_touch' | 'get_hits' | 'get_misses' | 'touch_hits' | 'touch_misses' | 'delete_hits' | 'delete_misses' | 'curr_items', number>
 
+/** Pids of the in-memory servers, unique in the process, as a restarted memcached gets a new one. */
+let lastPid = 0
+
 export class MemoryMemcached {
   readonly #items = new Map<string, Item>()
+  #instance: ServerInstance = newInstance()
+  /** The connection-lost listeners of the transports not ended: kill() closes their connections. */
+  readonly #connections = new Set<(reason: string) => void>()
   #state: 'up' | 'killed' | 'hung' = 'up'
   #pending: Array<() => void> = []
   readonly #counts: Omit<MemoryStats, 'curr_items'> = {
@@ -31,9 +38,17 @@ export class MemoryMemcached {
   /** A transport for one NodeClient; several may share the server, as connections do. */
   transport (): MemcachedTransport {
     let ended = false
+    let lost: (reason: string) => void = () => {}
+    const connection = (reason: string): void => { lost(reason) }
+    this.#connections.add(connection)
     const run = <T>(done: Done<T>, command: () => T): void => {
       if (ended) return
-      this.#answer(() => { if (!ended) done(undefined, command()) }, (error) => { if (!ended) done(error) })
+      this.#answer(() => { if (!ended) done(undefined, command()) }, (error) => {
+        if (ended) return
+        // A refused connection, as the client reports it
+        lost(error.message)
+        done(error)
+      })
     }
     return {
       get: (key, done) => run(done, () => this.#get(key)),
@@ -42,14 +57,27 @@ export class MemoryMemcached {
       add: (key, value, lifetime, done) => run(done, () => this.#store('add', key, value, lifetime)),
       touch: (key, lifetime, done) => run(done, () => this.#touch(key, lifetime)),
       delete: (key, done) => run(done, () => this.#delete(key)),
-      end: () => { ended = true }
+      instance: (done) => run(done, () => ({ ...this.#instance })),
+      onConnectionLost: (listener) => { lost = listener },
+      end: () => {
+        ended = true
+        this.#connections.delete(connection)
+      }
     }
   }
 
-  /** Like SIGKILL: every command fails until restart(); commands in flight never answer. */
-  kill (): void {
+  /**
+   * Like SIGKILL: every command fails until restart(); commands in flight
+   * never answer; the connections close, which their transports report.
+   * `unnoticed`: no connection is reported lost, as in the moment between a
+   * node's death and its notice; held open, so that a test can exercise the
+   * failover of the write path itself.
+   */
+  kill (how: { unnoticed?: boolean } = {}): void {
+    const wasRunning = this.#state !== 'killed'
     this.#state = 'killed'
     this.#pending = []
+    if (wasRunning && how.unnoticed !== true) for (const connection of [...this.#connections]) setImmediate(() => connection('connection closed by the server'))
   }
 
   /** Like SIGSTOP: commands wait, unanswered, until resume(). */
@@ -63,11 +91,17 @@ export class MemoryMemcached {
     for (const answer of this.#pending.splice(0)) answer()
   }
 
-  /** A killed server started again: up and empty. */
+  /** A killed server started again: up and empty, with a new pid and start time. */
   restart (): void {
     this.#items.clear()
     this.#pending = []
     this.#state = 'up'
+    this.#instance = newInstance()
+  }
+
+  /** What `stats` says of the running process. */
+  get instance (): ServerInstance {
+    return { ...this.#instance }
   }
 
   stats (): MemoryStats {
@@ -144,6 +178,10 @@ export class MemoryMemcached {
   }
 }
 
+function newInstance (): ServerInstance {
+  return { pid: ++lastPid, startedAt: Math.floor(Date.now() / 1000) }
+}
+
 /** How long a raw command of a test waits for an answer, as MemcachedNode.command does. */
 const RAW_TIMEOUT_MS = 2000
 
@@ -203,6 +241,13 @@ export class MemoryNode extends NodeLifecycle {
 
   async kill (): Promise<void> {
     this.signal('SIGKILL')
+  }
+
+  /** Killed, but no client notices until a command fails (see MemoryMemcached.kill). */
+  async killUnnoticed (): Promise<void> {
+    this.server.kill({ unnoticed: true })
+    this.#state = 'killed'
+    this.#waiting = []
   }
 
   /** memcached's own counters; fails on a killed node and times out on a hung one, like `stats` over TCP. */

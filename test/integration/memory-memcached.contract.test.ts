@@ -6,6 +6,8 @@ import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { NodeClient } from '../../lib/memcached/node-client.js'
+import { createMemcachedTransport } from '../../lib/memcached/memcached-transport.js'
+import type { MemcachedTransport, ServerInstance } from '../../lib/memcached/transport.js'
 import { type MemcachedNode, startCluster } from '../helpers/memcached.js'
 import { MemoryMemcached } from '../helpers/memory-memcached.js'
 
@@ -15,6 +17,8 @@ const THIRTY_DAYS = 60 * 60 * 24 * 30
 /** One server under test, with the faults the integration tests inject. */
 interface Server {
   client: () => NodeClient
+  /** A bare transport of the seam, as NodeClient gets it. */
+  transport: () => MemcachedTransport
   kill: () => Promise<void>
   /** Starts a killed server again, empty. */
   start: () => Promise<void>
@@ -32,12 +36,34 @@ function track (client: NodeClient): NodeClient {
   return client
 }
 
+function trackTransport (transport: MemcachedTransport): MemcachedTransport {
+  cleanups.push(() => transport.end())
+  return transport
+}
+
+/** One call of the seam, as a promise (a hung server: never settles; the tests below do not hang one). */
+function call<T> (send: (done: (error: unknown, result?: T) => void) => void): Promise<T | undefined> {
+  return new Promise((resolve, reject) => { send((error, result) => { if (error !== undefined && error !== null) reject(error); else resolve(result) }) })
+}
+
+/** Resolves with the first reason reported, or null when nothing is reported within `ms`. */
+function lostWithin (transport: MemcachedTransport, ms: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), ms)
+    transport.onConnectionLost((reason) => {
+      clearTimeout(timer)
+      resolve(reason)
+    })
+  })
+}
+
 async function realServer (): Promise<Server> {
   const cluster = await startCluster(1)
   cleanups.push(() => cluster.stop())
   const node = cluster.nodes[0] as MemcachedNode
   return {
     client: () => track(new NodeClient({ id: 'n1', host: node.host, port: node.port }, TIMEOUT_MS)),
+    transport: () => trackTransport(createMemcachedTransport(`${node.host}:${node.port}`, TIMEOUT_MS)),
     kill: () => node.kill(),
     start: () => node.start(),
     hang: () => node.suspend(),
@@ -50,6 +76,7 @@ async function memoryServer (): Promise<Server> {
   const server = new MemoryMemcached()
   return {
     client: () => track(new NodeClient({ id: 'n1', host: 'memory', port: 1 }, TIMEOUT_MS, () => {}, server.transport())),
+    transport: () => trackTransport(server.transport()),
     kill: async () => { server.kill() },
     start: async () => { server.restart() },
     hang: async () => { server.hang() },
@@ -149,13 +176,87 @@ for (const [kind, makeServer] of [['real memcached', realServer], ['in-memory me
       assert.equal(await node.get(touched), 'x', 'touch replaced the lifetime')
     })
 
+    test('health check: stats names the running instance, the same until the server restarts', async () => {
+      const server = await makeServer()
+      const transport = server.transport()
+      const first = await call<ServerInstance | null>((done) => transport.instance(done))
+      assert.ok(first !== null && first !== undefined && Number.isSafeInteger(first.pid) && first.pid > 0, JSON.stringify(first))
+      assert.ok(Math.abs(first.startedAt - Date.now() / 1000) < 3600, 'startedAt is a unix time in seconds, a moment ago')
+      assert.deepEqual(await call((done) => transport.instance(done)), first, 'the same instance answers again')
+      await server.kill()
+      await server.start()
+      const fresh = server.transport()
+      const second = await call<ServerInstance | null>((done) => fresh.instance(done))
+      assert.notDeepEqual(second, first, 'a restarted server is another instance')
+    })
+
+    test('connection loss: a killed server is reported by a transport that had a connection, never after end()', async () => {
+      const server = await makeServer()
+      const [watching, ended] = [server.transport(), server.transport()]
+      await call((done) => watching.get(key(), done))
+      await call((done) => ended.get(key(), done))
+      ended.end()
+      const endedReport = lostWithin(ended, 500)
+      const report = lostWithin(watching, 2000)
+      await server.kill()
+      assert.equal(typeof await report, 'string', 'reported')
+      assert.equal(await endedReport, null, 'an ended transport reports nothing')
+      const refused = lostWithin(watching, 2000)
+      await assert.rejects(call((done) => watching.get(key(), done)))
+      assert.equal(typeof await refused, 'string', 'a refused connection is reported too')
+    })
+
+    test('killed while idle: the connection report marks the node down before any command fails (detected by connection)', async () => {
+      const server = await makeServer()
+      const node = server.client()
+      assert.equal(await node.check(), true)
+      const errorsBefore = node.counts.errors + node.counts.timeouts
+      await server.kill()
+      for (let i = 0; i < 100 && node.isUp; i++) await sleep(20)
+      assert.equal(node.isUp, false, 'marked down without a command of its own')
+      assert.equal(node.health.lastChange?.detectedBy, 'connection')
+      assert.equal(node.counts.get + node.counts.set, 0, 'no get or set was sent')
+      assert.ok(node.counts.errors + node.counts.timeouts > errorsBefore, 'the check sent on the report failed')
+    })
+
+    test('restarted: back as another instance, counted as a restart, and empty', async () => {
+      const server = await makeServer()
+      const node = server.client()
+      const k = key()
+      await node.set(k, 'v', 60)
+      assert.equal(await node.check(), true)
+      await server.kill()
+      await server.start()
+      assert.equal(await probedBack(node), true)
+      // Up again after the report marked it down, or still up if the check sent on the report met the new process
+      assert.ok(['up', 'restarted'].includes(node.health.lastChange?.kind as string), node.health.lastChange?.kind)
+      assert.equal(node.health.lastChange?.detectedBy, 'restart')
+      assert.equal(node.health.restarts, 1)
+      assert.equal(await node.get(k), undefined)
+    })
+
+    test('hung: the health check times out and marks the node down (detected by the health check)', async () => {
+      const server = await makeServer()
+      const node = server.client()
+      assert.equal(await node.check(), true)
+      await server.hang()
+      assert.equal(await node.check(), false)
+      assert.equal(node.isUp, false)
+      assert.equal(node.health.lastChange?.detectedBy, 'health-check')
+      await server.resume()
+      assert.equal(await probedBack(node), true)
+      assert.equal(node.health.lastChange?.detectedBy, 'probe', 'the same instance: not a restart')
+      assert.equal(node.health.restarts, 0)
+    })
+
     test('killed: the command fails, the node is marked down and fails fast; started again, it is empty', async () => {
       const server = await makeServer()
       const node = server.client()
       const k = key()
       await node.set(k, 'v', 60)
       await server.kill()
-      await assert.rejects(node.get(k), (error: { code: string }) => ['FST_MSM_NODE_ERROR', 'FST_MSM_OPERATION_TIMEOUT'].includes(error.code))
+      // The command fails, or the connection report marked the node down first
+      await assert.rejects(node.get(k), (error: { code: string }) => ['FST_MSM_NODE_ERROR', 'FST_MSM_OPERATION_TIMEOUT', 'FST_MSM_NODE_DOWN'].includes(error.code))
       assert.equal(node.isUp, false)
       await assert.rejects(node.get(k), { code: 'FST_MSM_NODE_DOWN' })
       assert.equal(await node.probe(), false, 'a dead node does not answer the probe')

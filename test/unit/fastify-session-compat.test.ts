@@ -81,6 +81,8 @@ function faulty (seam: Seam, faults: Set<Fault>, writes: { count: number }): Sea
         add: (key, value, lifetime, done) => { count(key); if (faults.has('set')) fail(done); else inner.add(key, value, lifetime, done) },
         touch: (key, lifetime, done) => inner.touch(key, lifetime, done),
         delete: (key, done) => { if (faults.has('delete')) fail(done); else inner.delete(key, done) },
+        instance: (done) => inner.instance(done),
+        onConnectionLost: (listener) => inner.onConnectionLost(listener),
         end: () => inner.end()
       }
       return transport

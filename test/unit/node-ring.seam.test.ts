@@ -8,9 +8,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
-import type { MsmOptions } from '../../lib/index.js'
+import type { MsmOptions, NodeStats } from '../../lib/index.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
+import { mockedClock } from '../helpers/clock.js'
 import { CookieClient, idOf, nodeOf, nodeState, sessionOn, startApp, type StartedApp, waitFor } from '../helpers/app.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 50 }
@@ -27,8 +28,8 @@ function backupNodes (cluster: MemoryCluster, client: CookieClient): string[] {
   return cluster.nodes.filter((node) => node.server.peek(`bak:${idOf(client)}`) !== undefined).map((node) => node.id)
 }
 
-function nodeStats (app: FastifyInstance, id: string): { get: number, set: number } {
-  return app.msm.stats().nodes.find((node) => node.id === id) as { get: number, set: number }
+function nodeStats (app: FastifyInstance, id: string): NodeStats {
+  return app.msm.stats().nodes.find((node) => node.id === id) as NodeStats
 }
 
 test('the backup goes to the next node in the configured order, wrapping around after the last', async () => {
@@ -62,21 +63,21 @@ test('new sessions avoid a node that is down, without asking it', async () => {
 })
 
 test('only down nodes are probed, and a probe that waits is not repeated meanwhile', async () => {
-  const { cluster, app, base } = await setup(2, { operationTimeout: 400 })
+  // Health checks off: every stats command counted here is a probe
+  const { cluster, app, base } = await setup(2, { operationTimeout: 400, healthCheckInterval: 0 })
   await sessionOn(base, 'n1')
-  const upGets = cluster.node('n2').server.stats().cmd_get
+  const upChecks = nodeStats(app, 'n2').stats
   cluster.node('n1').server.hang()
   await new CookieClient(base).get('/count').catch(() => {})
   await waitFor(() => nodeState(app, 'n1') === 'down', 'n1 to be marked down')
-  const pendingBefore = cluster.node('n1').server.stats().cmd_get
+  const probesBefore = nodeStats(app, 'n1').stats
   // 20 probe intervals pass while n1 is hung: one probe waits on it at a time
   await new Promise((resolve) => setTimeout(resolve, 1000))
   cluster.node('n1').server.resume()
   await waitFor(() => nodeState(app, 'n1') === 'up', 'n1 to come back')
-  const probes = cluster.node('n1').server.stats().cmd_get - pendingBefore
+  const probes = nodeStats(app, 'n1').stats - probesBefore
   assert.ok(probes >= 1 && probes <= 5, `probes sent to the hung node: ${probes}`)
-  const n2Gets = cluster.node('n2').server.stats().cmd_get - upGets
-  assert.ok(n2Gets <= 2, `the up node was not probed: ${n2Gets} gets`)
+  assert.equal(nodeStats(app, 'n2').stats, upChecks, 'the up node was not probed')
 })
 
 test('a cookie naming a node that was never configured is refused without a lookup', async () => {
@@ -113,4 +114,48 @@ test('sessions of a removed node are still relocated after other nodes were remo
   assert.equal((await client.get('/count')).body.n, 2, 'read from its backup on n2')
   assert.equal(nodeOf(idOf(client)), 'n2')
   assert.equal(app.msm.stats().invalidCookies, 0)
+})
+
+test('health checks: a node that answered within healthCheckInterval gets none; a silent one gets one', async (t) => {
+  const advance = mockedClock(t)
+  const { app, base } = await setup(2, { healthCheckInterval: 1000 })
+  await waitFor(() => nodeStats(app, 'n1').stats >= 1 && nodeStats(app, 'n2').stats >= 1, 'the first check of each node, at registration')
+  const checks = (): number[] => [nodeStats(app, 'n1').stats, nodeStats(app, 'n2').stats]
+  const before = checks()
+  await new CookieClient(base).get('/count')
+  // The mocked clock stands still: every node answered "just now", for as long as the timer ticks
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  assert.deepEqual(checks(), before, 'no check while every node has just answered')
+  await advance(1100)
+  await waitFor(() => checks().every((count, index) => count === (before[index] as number) + 1), 'one check per silent node')
+})
+
+test('a restart noticed while the node stays up: recorded in stats(), health() and the metrics', async () => {
+  const { cluster, app } = await setup(2)
+  await waitFor(() => nodeStats(app, 'n2').stats >= 1, 'the first check of n2')
+  await cluster.node('n2').restart()
+  await waitFor(() => nodeStats(app, 'n2').restarts === 1, 'the restart of n2')
+  const node = nodeStats(app, 'n2')
+  assert.equal(node.state, 'up')
+  assert.equal(node.lastChange, 'restarted')
+  assert.equal(node.detectedBy, 'restart')
+  assert.ok(node.lastChangeAt !== null && Date.parse(node.lastChangeAt) <= Date.now())
+  const healthNode = app.msm.health().nodes.find((entry) => entry.id === 'n2')
+  assert.deepEqual({ lastChange: healthNode?.lastChange, detectedBy: healthNode?.detectedBy, restarts: healthNode?.restarts }, { lastChange: 'restarted', detectedBy: 'restart', restarts: 1 })
+  assert.equal(app.msm.health().status, 'ok')
+  const metrics = app.msm.metrics()
+  assert.match(metrics, /^msm_node_restarts_total\{node="n2"\} 1$/m)
+  assert.match(metrics, /^msm_node_last_change_seconds\{node="n2",change="restarted",detected_by="restart"\} \d/m)
+  assert.match(metrics, /^msm_node_last_change_seconds\{node="n1",change="none",detected_by="none"\} 0$/m)
+  assert.match(metrics, /^msm_node_operations_total\{node="n2",op="stats"\} [1-9]/m)
+})
+
+test('killed: marked down by the connection report, with no request; health() says degraded and names the detection', async () => {
+  const { cluster, app } = await setup(3)
+  await cluster.node('n3').kill()
+  await waitFor(() => nodeState(app, 'n3') === 'down', 'n3 to be marked down')
+  const node = app.msm.health().nodes.find((entry) => entry.id === 'n3')
+  assert.equal(node?.detectedBy, 'connection')
+  assert.equal(node?.lastChange, 'down')
+  assert.equal(app.msm.health().status, 'degraded')
 })

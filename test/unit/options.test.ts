@@ -93,11 +93,16 @@ test('failover options are validated against the node list', () => {
   assert.deepEqual(normalizeOptions({ nodes: three }).failoverNodes, [])
   assert.equal(normalizeOptions({ nodes: three }).storeFailurePolicy, 'continue')
   assert.equal(normalizeOptions({ nodes: three }).nodeRetryInterval, 1000)
+  assert.equal(normalizeOptions({ nodes: three }).healthCheckInterval, 1000)
+  assert.equal(normalizeOptions({ nodes: three, healthCheckInterval: 0 }).healthCheckInterval, 0, '0 turns the checks off')
   const bad: Array<[object, RegExp]> = [
     [{ failoverNodes: ['n9'] }, /"failoverNodes"/],
     [{ failoverNodes: 'n1 n2 n3' }, /at least one regular node/],
     [{ failoverNodes: [1] }, /"failoverNodes"/],
     [{ nodeRetryInterval: 0 }, /"nodeRetryInterval"/],
+    [{ healthCheckInterval: -1 }, /"healthCheckInterval".*non-negative integer/],
+    [{ healthCheckInterval: 0.5 }, /"healthCheckInterval"/],
+    [{ healthCheckInterval: '1000' }, /"healthCheckInterval"/],
     [{ storeFailurePolicy: 'ignore' }, /"storeFailurePolicy"/]
   ]
   for (const [options, message] of bad) {

@@ -50,6 +50,7 @@ test('a ring without a transport factory talks to memcached through the memcache
   const ring = new NodeRing([{ id: 'n1', host: '127.0.0.1', port: 1 }], {
     operationTimeout: 100,
     nodeRetryInterval: 60_000,
+    healthCheckInterval: 0,
     failoverNodes: [],
     onHealthChange: () => {}
   })

@@ -24,6 +24,7 @@ function ring (count: number, failoverNodes: string[] = []): { ring: NodeRing, d
   const created = new NodeRing(specs, {
     operationTimeout: 200,
     nodeRetryInterval: 60_000,
+    healthCheckInterval: 0,
     failoverNodes,
     onHealthChange: () => {},
     createTransport: (spec) => (servers.get(spec.id) as MemoryMemcached).transport()

@@ -28,6 +28,7 @@ function setup (count: number, nodeRetryInterval = 60_000): { registry: SchemaRe
   const ring = new NodeRing(servers.map((_, i) => ({ id: `n${i + 1}`, host: '127.0.0.1', port: 21_000 + i })), {
     operationTimeout: 200,
     nodeRetryInterval: 60_000,
+    healthCheckInterval: 0,
     failoverNodes: [],
     onHealthChange: () => {},
     createTransport: (spec) => (servers[Number(spec.id.slice(1)) - 1] as MemoryMemcached).transport()

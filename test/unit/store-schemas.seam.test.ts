@@ -25,6 +25,7 @@ function setup (nodeRetryInterval: number): { registry: SchemaRegistry, server: 
   const ring = new NodeRing([{ id: 'n1', host: '127.0.0.1', port: 21_100 }], {
     operationTimeout: 200,
     nodeRetryInterval,
+    healthCheckInterval: 0,
     failoverNodes: [],
     onHealthChange: () => {},
     createTransport: () => server.transport()
