@@ -21,7 +21,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { startCluster } from '../helpers/memcached.js'
+import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
 import { startAppProcess } from '../helpers/processes.js'
 import { CookieClient, idOf, nodeOf } from '../helpers/app.js'
 import { clientOptions } from '../../lib/memcached/memcached-transport.js'
@@ -189,18 +189,27 @@ async function allUp (bases: string[]): Promise<void> {
   while (Date.now() < deadline && !(await Promise.all(bases.map(report))).every((r) => r.stats.nodes.every((node) => node.state === 'up'))) await sleep(100)
 }
 
+/** 3 memcached nodes and 2 app processes on them with `options`, all stopped once `run` settles. */
+async function onSoakCluster (options: object, run: (cluster: MemcachedCluster, bases: string[]) => Promise<void>): Promise<void> {
+  const cluster = await startCluster(3)
+  const settings = { nodes: cluster.spec, ...options }
+  const apps = await Promise.all([startAppProcess(settings), startAppProcess(settings)])
+  try {
+    await run(cluster, apps.map((app) => app.base))
+  } finally {
+    await Promise.all(apps.map((app) => app.stop()))
+    await cluster.stop()
+  }
+}
+
 /** The --backup-faults variant: backup nodes die, sessions are only read, then their primaries die. */
 async function backupFaultSoak (): Promise<void> {
   const rounds = short ? 5 : 15
-  const cluster = await startCluster(3)
-  const options = { nodes: cluster.spec, operationTimeout: 300, nodeRetryInterval: 200, maxInactiveInterval: 60, touchInterval: 1 }
-  const apps = await Promise.all([startAppProcess(options), startAppProcess(options)])
-  const bases = apps.map((app) => app.base)
   const faults: string[] = []
   const started = Date.now()
   let reads = 0
   let writes = 0
-  try {
+  await onSoakCluster({ operationTimeout: 300, nodeRetryInterval: 200, maxInactiveInterval: 60, touchInterval: 1 }, async (cluster, bases) => {
     const readers: Reader[] = Array.from({ length: CLIENTS }, () => ({ client: new CookieClient(bases[0] as string), acknowledged: 0, lost: false, mismatches: 0 }))
     for (let round = 0; round < rounds; round++) {
       // Every session written once: two fresh copies
@@ -251,10 +260,7 @@ async function backupFaultSoak (): Promise<void> {
     } else {
       console.log('soak passed: 0 sessions lost to backup-node faults followed by primary faults')
     }
-  } finally {
-    await Promise.all(apps.map((app) => app.stop()))
-    await cluster.stop()
-  }
+  })
 }
 
 interface Writer { client: CookieClient, acknowledged: number, lost: boolean }
@@ -280,16 +286,13 @@ async function writeLoop (writers: Writer[], bases: string[], control: { stoppin
 async function closeFaultSoak (): Promise<void> {
   const rounds = short ? 5 : 15
   const gapMs = 400
-  const cluster = await startCluster(3)
-  // touchInterval 30 s: no touch is due between the two faults (nor during the whole soak)
-  const options = { nodes: cluster.spec, maxInactiveInterval: 120, touchInterval: 30, storeFailurePolicy: 'fail', operationTimeout: 300, nodeRetryInterval: 200 }
-  const apps = await Promise.all([startAppProcess(options), startAppProcess(options)])
-  const bases = apps.map((app) => app.base)
+  // No touch is due between the two faults (nor during the whole soak)
+  const touchInterval = 30
   const faults: string[] = []
   const started = Date.now()
   let reads = 0
   let writes = 0
-  try {
+  await onSoakCluster({ maxInactiveInterval: 120, touchInterval, storeFailurePolicy: 'fail', operationTimeout: 300, nodeRetryInterval: 200 }, async (cluster, bases) => {
     // Readers on one process, writers on the other: the readers' process learns of the faults by itself
     const [readerBase, writerBase] = bases as [string, string]
     const readers: Reader[] = Array.from({ length: CLIENTS / 2 }, () => ({ client: new CookieClient(readerBase), acknowledged: 0, lost: false, mismatches: 0 }))
@@ -325,7 +328,7 @@ async function closeFaultSoak (): Promise<void> {
       mode: 'close-faults',
       rounds,
       gapMs,
-      touchIntervalSeconds: options.touchInterval,
+      touchIntervalSeconds: touchInterval,
       seconds: Math.round((Date.now() - started) / 1000),
       readOnlySessions: readers.length,
       writtenSessions: writers.length,
@@ -342,10 +345,7 @@ async function closeFaultSoak (): Promise<void> {
     } else {
       console.log('soak passed: 0 sessions lost to two node faults within one touchInterval')
     }
-  } finally {
-    await Promise.all(apps.map((app) => app.stop()))
-    await cluster.stop()
-  }
+  })
 }
 
 ;(closeFaults ? closeFaultSoak() : backupFaults ? backupFaultSoak() : main()).catch((error) => {
