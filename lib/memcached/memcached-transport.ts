@@ -52,7 +52,12 @@ export function createMemcachedTransport (address: string, operationTimeout: num
     add: (key, value, lifetime, done) => client.add(key, value, lifetime, notStoredIsFalse(done)),
     touch: (key, lifetime, done) => client.touch(key, lifetime, done as (error: unknown) => void),
     delete: (key, done) => client.del(key, done as Done<unknown>),
-    instance: (done) => client.stats((error: unknown, answers: unknown) => { error ? done(error) : done(undefined, serverInstance(answers)) }),
+    instance: (done) => client.stats((error: unknown, answers: unknown) => {
+      // A server that does not know `stats` (ERROR) answered all the same: it is alive, with no identity
+      if (isErrorAnswer(error)) done(undefined, null)
+      else if (error) done(error)
+      else done(undefined, serverInstance(answers))
+    }),
     onConnectionLost: (next) => { listener = next },
     end: () => {
       ended = true
@@ -118,6 +123,10 @@ function reportServerCloses (client: Memcached, report: (reason: string) => void
       callback(error, socket)
     })
   }
+}
+
+function isErrorAnswer (error: unknown): boolean {
+  return error instanceof Error && error.message === 'Received an ERROR response'
 }
 
 function isNotStored (error: unknown): boolean {

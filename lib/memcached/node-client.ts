@@ -8,6 +8,14 @@ const SAFE_KEY = /^[A-Za-z0-9_.:-]{1,250}$/
 
 type Operation = keyof Omit<NodeOperationCounts, 'errors' | 'timeouts'>
 
+/**
+ * A server that dies closes all its connections at once, but their closes may
+ * reach the client over a few event-loop turns: the check waits this long, so
+ * that it is not sent on a connection whose close has not been seen yet (it
+ * would wait out operationTimeout for an answer that cannot come).
+ */
+const CONNECTION_CHECK_DELAY_MS = 20
+
 /** What noticed a node's last change; see NodeDetection. */
 type Detection = NodeDetection
 
@@ -64,6 +72,7 @@ export class NodeClient {
   /** The server instance last seen; undefined until a check answers. */
   #instance: ServerInstance | null | undefined = undefined
   #checking: Promise<boolean> | null = null
+  #connectionCheck: NodeJS.Timeout | null = null
 
   /** `transport`: the memcached client by default; tests pass an in-memory server's. */
   constructor (spec: NodeSpec, operationTimeout: number, onHealthChange: HealthListener = () => {}, transport?: MemcachedTransport) {
@@ -133,14 +142,17 @@ export class NodeClient {
   /**
    * The server closed, reset or refused a connection: it may be gone, or only
    * have dropped an idle connection. A check, sent once the other closed
-   * sockets have been dropped from the pool too, tells which.
+   * sockets have been dropped from the pool too (CONNECTION_CHECK_DELAY_MS),
+   * tells which.
    */
   #connectionLost (reason: string): void {
-    if (this.#closed || !this.isUp || this.#checking !== null) return
-    setImmediate(() => {
+    if (this.#closed || !this.isUp || this.#checking !== null || this.#connectionCheck !== null) return
+    this.#connectionCheck = setTimeout(() => {
+      this.#connectionCheck = null
       if (this.#closed || !this.isUp) return
       this.check('connection').catch(() => {})
-    })
+    }, CONNECTION_CHECK_DELAY_MS)
+    this.#connectionCheck.unref()
     this.#health.lastError = reason
   }
 
@@ -202,6 +214,7 @@ export class NodeClient {
   close (): void {
     if (this.#closed) return
     this.#closed = true
+    if (this.#connectionCheck !== null) clearTimeout(this.#connectionCheck)
     this.#client.end()
   }
 

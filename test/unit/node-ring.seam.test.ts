@@ -152,7 +152,8 @@ test('a restart noticed while the node stays up: recorded in stats(), health() a
 
 test('killed: marked down by the connection report, with no request; health() says degraded and names the detection', async () => {
   const { cluster, app } = await setup(3)
-  await cluster.node('n3').kill()
+  // The kill every client notices (MemoryNode.kill() is noticed only by a failing command)
+  cluster.node('n3').server.kill()
   await waitFor(() => nodeState(app, 'n3') === 'down', 'n3 to be marked down')
   const node = app.msm.health().nodes.find((entry) => entry.id === 'n3')
   assert.equal(node?.detectedBy, 'connection')

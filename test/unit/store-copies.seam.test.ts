@@ -63,7 +63,7 @@ describe('writes', () => {
   test('with two nodes and the backup node failing, the write has one copy: counted and logged', async () => {
     const { cluster, app, base, logs } = await setup(2)
     const client = await sessionOn(base, 'n1')
-    await cluster.node('n2').killUnnoticed()
+    await cluster.node('n2').kill()
     assert.equal((await client.get('/count')).body.n, 2, 'acknowledged with one copy')
     assert.deepEqual(holders(cluster, idOf(client)).primary, ['n1'])
     const stats = app.msm.stats()
@@ -126,7 +126,7 @@ describe('touches keep both copies', () => {
   test('a touch whose backup node fails with no node left for it: the session keeps one copy, logged', async () => {
     const { cluster, app, base, logs } = await setup(2)
     const client = await sessionOn(base, 'n1')
-    await cluster.node('n2').killUnnoticed()
+    await cluster.node('n2').kill()
     assert.equal((await client.get('/touch')).status, 200)
     assert.equal(app.msm.stats().backupsRecreated, 0)
     assert.match(messages(logs), /no node could take it/)

@@ -95,8 +95,8 @@ test('a backup write that fails on every successor is counted per node tried; th
   const { cluster, app, base } = await setup(3)
   const client = await sessionOn(base, 'n1')
   // Both die unnoticed: the write finds out
-  await cluster.node('n2').killUnnoticed()
-  await cluster.node('n3').killUnnoticed()
+  await cluster.node('n2').kill()
+  await cluster.node('n3').kill()
   const before = app.msm.stats()
   assert.equal((await client.get('/count')).body.n, 2)
   const stats = app.msm.stats()
@@ -109,8 +109,8 @@ test('a backup write that fails on every successor is counted per node tried; th
 test('a touch whose lost backup no node can take counts the failed attempt', async () => {
   const { cluster, app, base } = await setup(3)
   const client = await sessionOn(base, 'n1')
-  await cluster.node('n2').killUnnoticed()
-  await cluster.node('n3').killUnnoticed()
+  await cluster.node('n2').kill()
+  await cluster.node('n3').kill()
   const before = app.msm.stats()
   assert.equal((await client.get('/touch')).status, 200)
   const stats = app.msm.stats()
