@@ -125,8 +125,10 @@ function reportServerCloses (client: Memcached, report: (reason: string) => void
   }
 }
 
+/** memcached's ERROR answer, as the client reports it (in an array, for `stats`). */
 function isErrorAnswer (error: unknown): boolean {
-  return error instanceof Error && error.message === 'Received an ERROR response'
+  const first: unknown = Array.isArray(error) ? error[0] : error
+  return first instanceof Error && first.message === 'Received an ERROR response'
 }
 
 function isNotStored (error: unknown): boolean {
