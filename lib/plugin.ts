@@ -15,6 +15,7 @@ import { KeyScheme } from './memcached/keys.js'
 import { SessionStore } from './store/session-store.js'
 import { SessionManager } from './session/session-manager.js'
 import { newSessionId } from './session/session-services.js'
+import { movedSessionId } from './ids/session-id.js'
 import { SessionCookie } from './session/cookie.js'
 import { Expiry } from './session/expiry.js'
 import { SessionPersistence } from './session/persistence.js'
@@ -105,7 +106,19 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
       decodeAttributes: (bytes) => codec.decodeAttributes(bytes)
     })
   const persistence = new SessionPersistence({
-    config, store, ring, codec, expiry, counters, timings, queue, sticky, hashId, log: fastify.log, newId: () => newSessionId(ring, config.route)
+    config,
+    store,
+    ring,
+    codec,
+    expiry,
+    counters,
+    timings,
+    queue,
+    sticky,
+    hashId,
+    log: fastify.log,
+    newId: () => newSessionId(ring, config.route),
+    movedId: (id, nodeId) => movedSessionId(id, nodeId, config.route)
   })
   const manager: SessionManager = new SessionManager({
     config,

@@ -14,13 +14,10 @@ import type { Expiry } from './expiry.js'
 import type { LocalRecord, StickyStrategy } from './sticky-strategy.js'
 import { CopyKeeper } from './copy-keeper.js'
 import { unreadValueBytes } from '../serialization/lazy-attributes.js'
+import { failoverLocation, GONE, type StoreOutcome, type Write } from './write.js'
 
 /** Sessions whose last touch this process remembers, to touch each at most once per touchInterval. */
 const TOUCH_MEMORY = 10_000
-
-/** The session vanished between load and save (destroyed, regenerated or expired): it is not revived. */
-const GONE = Symbol('gone')
-type StoreOutcome = null | typeof GONE | Error
 
 export interface PersistenceParts {
   config: Pick<MsmConfig, 'maxInactiveInterval' | 'maxSessionSize' | 'storeFailurePolicy'>
@@ -35,21 +32,11 @@ export interface PersistenceParts {
   sticky: StickyStrategy | null
   /** A fresh id on an available node, for a new session whose node failed. */
   newId: () => { id: string, nodeId: string }
+  /** The id of a session moved to another node (write.ts). */
+  movedId: (id: string, nodeId: string) => string
   /** Logs outside a request (queued work). */
   log: FastifyBaseLogger
   hashId: (id: string) => string
-}
-
-/** One write, as it is counted once it succeeded. */
-interface Write {
-  id: string
-  nodeId: string
-  value: string
-  onlyIfPresent: boolean
-  isNew: boolean
-  regenerated: boolean
-  refresh: boolean
-  afterSave: Array<() => Promise<void>>
 }
 
 /**
@@ -192,8 +179,7 @@ export class SessionPersistence {
       })
       return true
     }
-    let outcome = await this.#store(write, log)
-    if (outcome !== null && outcome !== GONE && state.isNew) outcome = await this.#retryOnAnotherNode(state, write, bytes, now, log, outcome)
+    const outcome = await this.#failOver(state, write, bytes, now, log, await this.#store(write, log))
     const saved = await this.#settle(write, outcome, log)
     // Sticky mode serves the session from the process: a failed write is counted and logged, as a queued one is
     if (!saved && how.local !== null) return false
@@ -220,22 +206,35 @@ export class SessionPersistence {
       isNew: state.isNew,
       regenerated: state.forceWrite && !state.isNew,
       refresh,
+      primaryFailed: false,
       afterSave: state.afterSave.splice(0)
     }
   }
 
   /**
-   * A new session whose nodes failed during this request (they are marked
-   * down now), and whose id nobody knows yet, gets one more try on a node
-   * that is up.
+   * A write whose primary failed is stored again where failoverLocation says (write.ts), before
+   * the response. Sticky mode holds the session in the process: its next request moves it.
    */
-  async #retryOnAnotherNode (state: SessionState, write: Write, bytes: Buffer, now: number, log: FastifyBaseLogger, failure: StoreOutcome): Promise<StoreOutcome> {
-    const retry = this.#parts.newId()
-    if (retry.nodeId === write.nodeId) return failure
-    state.id = write.id = retry.id
-    state.nodeId = write.nodeId = retry.nodeId
-    write.value = this.#encode(state, retry.id, bytes, now)
-    return await this.#store(write, log)
+  async #failOver (state: SessionState, write: Write, bytes: Buffer, now: number, log: FastifyBaseLogger, outcome: StoreOutcome): Promise<StoreOutcome> {
+    const location = this.#parts.sticky !== null && !state.isNew ? null : failoverLocation(this.#parts, write, outcome)
+    if (location === null) return outcome
+    const previous = { ...write }
+    state.id = write.id = location.id
+    state.nodeId = write.nodeId = location.nodeId
+    write.value = this.#encode(state, location.id, bytes, now)
+    write.onlyIfPresent = false
+    const moved = await this.#store(write, log)
+    if (moved === null && !state.isNew) {
+      this.#parts.counters.relocated++
+      state.sendCookie = true
+      log.warn({ session: this.#parts.hashId(write.id), from: this.#parts.hashId(previous.id) }, 'fastify-msm: primary failed during the write; the session moved to a new id')
+    }
+    if (moved === null || outcome !== null) return moved
+    // Not moved: the backup copies hold the write under its old id, and its next request relocates it
+    Object.assign(write, previous)
+    state.id = previous.id
+    state.nodeId = previous.nodeId
+    return null
   }
 
   /** Stores both copies; resolves with null, GONE, or the error when no copy was stored. */
@@ -246,6 +245,7 @@ export class SessionPersistence {
       const stored = await store.save(write.id, write.nodeId, write.value, expiry.lifetime, write.onlyIfPresent)
       timings.since('save', started)
       if (stored.gone) return GONE
+      write.primaryFailed = !stored.primary
       if (!stored.primary) {
         counters.savedToBackupOnly++
         log.warn({ session: hashId(write.id), node: write.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')

@@ -26,7 +26,7 @@ export class MemoryMemcached {
   #instance: ServerInstance = newInstance()
   /** The connection-lost listeners of the transports not ended: kill() closes their connections. */
   readonly #connections = new Set<(reason: string) => void>()
-  #state: 'up' | 'killed' | 'hung' = 'up'
+  #state: 'up' | 'killed' | 'hung' | 'partitioned' = 'up'
   #pending: Array<() => void> = []
   readonly #counts: Omit<MemoryStats, 'curr_items'> = {
     cmd_get: 0, cmd_set: 0, cmd_touch: 0, get_hits: 0, get_misses: 0, touch_hits: 0, touch_misses: 0, delete_hits: 0, delete_misses: 0
@@ -85,6 +85,21 @@ export class MemoryMemcached {
     this.#state = 'hung'
   }
 
+  /**
+   * The network between the clients and this server drops every packet:
+   * commands are neither executed nor answered, and those sent meanwhile are
+   * lost for good (heal() does not deliver them). The server keeps its items.
+   * A fault of the network, not of memcached, so the contract test has no
+   * case for it.
+   */
+  partition (): void {
+    this.#state = 'partitioned'
+  }
+
+  heal (): void {
+    this.#state = 'up'
+  }
+
   /** Like SIGCONT: waiting commands are answered. */
   resume (): void {
     this.#state = 'up'
@@ -119,7 +134,7 @@ export class MemoryMemcached {
     // Answers come on a later tick, as from a socket
     if (this.#state === 'killed') setImmediate(() => fail(new Error('connect ECONNREFUSED (memory memcached killed)')))
     else if (this.#state === 'hung') this.#pending.push(() => setImmediate(reply))
-    else setImmediate(reply)
+    else if (this.#state !== 'partitioned') setImmediate(reply)
   }
 
   #live (key: string): Item | undefined {

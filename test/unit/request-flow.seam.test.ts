@@ -89,17 +89,23 @@ test('with the kill switch off, requests get a session of their own that is neve
   assert.equal((await client.get('/count')).body.n, 2, 'the stored session is still there')
 })
 
-test('a primary that fails between the read and the write: the backup copies hold the session, counted and logged', async () => {
+test('a primary that fails between the read and the write: the backup copies hold the write, then the session moves before the response, counted and logged', async () => {
   const { app, cluster, base, logs } = await setup(3)
   const client = await sessionOn(base, 'n1')
+  const before = idOf(client)
   assert.equal((await client.get('/fail-then?node=n1&what=set')).status, 200)
   const stats = app.msm.stats()
   assert.equal(stats.savedToBackupOnly, 1)
   assert.equal(stats.saveFailures, 0)
+  assert.equal(stats.relocated, 1)
   assert.match(logs.join('\n'), /primary write failed/)
-  const copies = ['n2', 'n3'].filter((id) => cluster.node(id).server.peek(`bak:${idOf(client)}`) !== undefined)
-  assert.deepEqual(copies, ['n2', 'n3'], 'two copies after all')
-  assert.equal((await client.get('/read')).body.n, 100, 'relocated from a backup, with the write')
+  assert.match(logs.join('\n'), /moved to a new id/)
+  const copies = ['n2', 'n3'].filter((id) => cluster.node(id).server.peek(`bak:${before}`) !== undefined)
+  assert.deepEqual(copies, ['n2', 'n3'], 'two backup copies of the write under the old id')
+  const moved = idOf(client)
+  assert.match(moved, /-n2$/, 'the response carries the id relocation would give, on n2')
+  assert.ok(cluster.node('n2').server.peek(moved) !== undefined && cluster.node('n3').server.peek(`bak:${moved}`) !== undefined, 'two copies under it')
+  assert.equal((await client.get('/read')).body.n, 100, 'with the write')
 })
 
 test('a primary that fails between the read and a forced touch: counted and logged, the response still sent', async () => {

@@ -228,3 +228,39 @@ test('a successor marked down by another request while a lost backup is written 
   assert.equal(stats.backupFailures - before.backupFailures, 1, 'n3 timed out; n4, down by then, was not tried')
   assert.equal(stats.backupsRecreated, before.backupsRecreated)
 })
+
+/** The test app plus GET /count-while-cut-off/:node, which reads the session, then cuts `node` off the network before its write. */
+function cutOffBeforeWrite (cluster: () => MemoryCluster): (options: TestAppOptions) => Promise<FastifyInstance> {
+  return async (options) => {
+    const app = await buildApp(options)
+    app.get<{ Params: { node: string } }>('/count-while-cut-off/:node', async (request) => {
+      cluster().node(request.params.node).server.partition()
+      const n = ((request.session.get('n') as number | undefined) ?? 0) + 1
+      request.session.set('n', n)
+      return { n }
+    })
+    return app
+  }
+}
+
+test('a write acknowledged while its primary was cut off moves the session: the primary, back with its older copy, is never read under the new cookie', async () => {
+  // The route reaches the cluster, which exists only once the app is built
+  const started: { cluster?: MemoryCluster } = {}
+  const { app, base, cluster } = await setup(3, {}, cutOffBeforeWrite(() => started.cluster as MemoryCluster))
+  started.cluster = cluster
+  const client = await sessionOn(base, 'n1')
+  const before = idOf(client)
+  const stale = copyOf(client)
+  const write = await client.get('/count-while-cut-off/n1')
+  assert.equal(write.status, 200, JSON.stringify(write.body))
+  assert.equal(write.body.n, 2, 'acknowledged: the backup copies hold it')
+  const moved = idOf(client)
+  assert.equal(app.msm.stats().savedToBackupOnly, 1)
+  // n1 comes back with its older copy (n = 1): the write sent to it was lost
+  cluster.node('n1').server.heal()
+  await waitFor(() => nodeState(app, 'n1') === 'up', 'n1 back in service')
+  assert.equal((await client.get('/read')).body.n, 2, 'the acknowledged write is read back')
+  assert.notEqual(moved, before, 'the response carried a new id')
+  assert.match(moved, /-n2$/, 'on the node relocation would have chosen')
+  assert.equal((await stale.get('/read')).body.n, 1, 'only a cookie that never got the response reads the older copy (docs/failover.md)')
+})
