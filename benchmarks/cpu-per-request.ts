@@ -4,7 +4,11 @@
 // cost per request" where req/s is blurred by the load generator and memcached
 // sharing the machine's cores (docs/benchmarks.md).
 // Run: node --import tsx benchmarks/cpu-per-request.ts <scenario key> <scenario key> ...
+// With --baseline=<checkout>, each scenario also runs on that checkout's build
+// (as benchmarks/compare.ts does), and the medians are printed side by side.
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { median } from './report.js'
 import { startBenchmarkCluster } from './memcached-nodes.js'
 import { login, measure, startServer, stopServer } from './load.js'
 import { scenarioByKey } from './scenarios.js'
@@ -13,19 +17,27 @@ function cpuMs (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 async function main (): Promise<void> {
-  const keys = process.argv.slice(2)
+  const baseline = process.argv.find((arg) => arg.startsWith('--baseline='))?.slice('--baseline='.length)
+  const keys = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
   const cluster = await startBenchmarkCluster(2, 256)
-  const servers = await Promise.all(keys.map(async (key) => await startServer(scenarioByKey(key), cluster.spec)))
+  const sides = keys.flatMap((key) => baseline === undefined
+    ? [{ key, label: key, env: {} }]
+    : [{ key, label: `${key} baseline`, env: { BENCH_MSM_FROM: resolve(baseline) } }, { key, label: `${key} this checkout`, env: { BENCH_MSM_FROM: '' } }])
+  const servers = await Promise.all(sides.map(async (side) => await startServer(scenarioByKey(side.key), cluster.spec, { env: side.env })))
+  const perRequest: number[][] = servers.map(() => [])
   for (const server of servers) await login(server, 1000)
   for (const server of servers) await measure(server, 2)
   for (let round = 0; round < 4; round++) {
-    for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+    for (const index of round % 2 === 0 ? servers.keys() : [...servers.keys()].reverse()) {
+      const server = servers[index] as typeof servers[number]
       const before = cpuMs(server.child.pid as number)
       const run = await measure(server, 4)
       const used = cpuMs(server.child.pid as number) - before
-      console.log(`${server.scenario.key}: ${Math.round(run.reqPerSec)} req/s, ${(used * 1000 / run.requests).toFixed(1)} µs CPU per request`)
+      perRequest[index]?.push(used * 1000 / run.requests)
+      console.log(`${sides[index]?.label}: ${Math.round(run.reqPerSec)} req/s, ${(used * 1000 / run.requests).toFixed(1)} µs CPU per request`)
     }
   }
+  sides.forEach((side, index) => { console.log(`median ${side.label}: ${median(perRequest[index] as number[]).toFixed(1)} µs CPU per request`) })
   for (const server of servers) await stopServer(server)
   await cluster.stop()
 }

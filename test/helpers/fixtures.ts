@@ -45,12 +45,21 @@ export function useClusterPerTest<C extends Stoppable> (nodes: number, started: 
   return apps
 }
 
-/** Clusters and apps that each test creates for itself, all stopped after it, even when it fails. */
-export function usePerTestCleanup (): { clusters: Stoppable[], apps: FastifyInstance[] } {
-  const resources = { clusters: [] as Stoppable[], apps: [] as FastifyInstance[] }
+/**
+ * Clusters and apps that each test creates for itself, all stopped after it,
+ * even when it fails. `cluster(nodes)` starts real memcached nodes and tracks them.
+ */
+export function usePerTestCleanup (): { clusters: Stoppable[], apps: FastifyInstance[], cluster: (nodes?: number) => Promise<MemcachedCluster> } {
+  const clusters: Stoppable[] = []
+  const apps: FastifyInstance[] = []
   afterEach(async () => {
-    await Promise.all(resources.apps.splice(0).map((app) => app.close()))
-    await Promise.all(resources.clusters.splice(0).map((cluster) => cluster.stop()))
+    await Promise.all(apps.splice(0).map((app) => app.close()))
+    await Promise.all(clusters.splice(0).map((cluster) => cluster.stop()))
   })
-  return resources
+  const cluster = async (nodes = 3): Promise<MemcachedCluster> => {
+    const started = await startCluster(nodes)
+    clusters.push(started)
+    return started
+  }
+  return { clusters, apps, cluster }
 }

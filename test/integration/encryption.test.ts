@@ -17,12 +17,7 @@ const K1 = { id: 'k1', key: randomBytes(32).toString('base64') }
 const K2 = { id: 'k2', key: randomBytes(32).toString('base64') }
 const CANARY = 'canary-1234'
 const resources = usePerTestCleanup()
-
-async function cluster (count: number): Promise<MemcachedCluster> {
-  const started = await startCluster(count)
-  resources.clusters.push(started)
-  return started
-}
+const { cluster } = resources
 
 function app (nodes: MemcachedCluster, options: Partial<MsmOptions>): Promise<StartedApp> {
   return startApp(nodes, resources.apps, { operationTimeout: 500, nodeRetryInterval: 200, ...options }, { secret: SECRET })

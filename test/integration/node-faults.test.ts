@@ -9,17 +9,11 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
-import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
+import type { MemcachedCluster } from '../helpers/memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { CookieClient, drained, idOf, nodeOf, nodeState, sessionOn, startApp, waitFor } from '../helpers/app.js'
 
-const { clusters, apps } = usePerTestCleanup()
-
-async function cluster (nodes = 3): Promise<MemcachedCluster> {
-  const started = await startCluster(nodes)
-  clusters.push(started)
-  return started
-}
+const { apps, cluster } = usePerTestCleanup()
 
 function app (nodes: MemcachedCluster, options: Partial<MsmOptions> = {}): Promise<{ app: FastifyInstance, base: string }> {
   return startApp(nodes, apps, options)

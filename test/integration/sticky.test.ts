@@ -3,19 +3,13 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
-import { type MemcachedCluster, operationsDuring, startCluster } from '../helpers/memcached.js'
+import { type MemcachedCluster, operationsDuring } from '../helpers/memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, drained, idOf, listen, startApp } from '../helpers/app.js'
 import { movedRandomPart } from '../../lib/ids/session-id.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 200 }
-const { clusters, apps } = usePerTestCleanup()
-
-async function cluster (nodes = 3): Promise<MemcachedCluster> {
-  const started = await startCluster(nodes)
-  clusters.push(started)
-  return started
-}
+const { apps, cluster } = usePerTestCleanup()
 
 function app (nodes: MemcachedCluster, options: Partial<MsmOptions> = {}): Promise<{ app: FastifyInstance, base: string }> {
   return startApp(nodes, apps, { ...FAST, sticky: true, ...options })
