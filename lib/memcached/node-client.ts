@@ -72,6 +72,8 @@ export class NodeClient {
   /** The server instance last seen; undefined until a check answers. */
   #instance: ServerInstance | null | undefined = undefined
   #checking: Promise<boolean> | null = null
+  /** When a restart was last noticed (ms); 0 if never. */
+  #restartSeenAt = 0
   #connectionCheck: NodeJS.Timeout | null = null
 
   /** `transport`: the memcached client by default; tests pass an in-memory server's. */
@@ -124,6 +126,7 @@ export class NodeClient {
     }
     const restarted = this.#isNewInstance(instance)
     this.#instance = instance
+    if (restarted) this.#restartSeenAt = Date.now()
     if (!this.isUp) {
       this.#setHealth({ ...this.#health, state: 'up', since: Date.now() }, restarted ? 'restart' : 'probe')
     } else if (restarted) {
@@ -222,9 +225,9 @@ export class NodeClient {
     if (this.#health.state === 'down') return Promise.reject(new FST_MSM_NODE_DOWN(this.id))
     const sentAt = Date.now()
     return this.#send(operation, key, invoke).catch((error: Error) => {
-      // A node that answered since this command was sent is alive: the command was lost with a
-      // connection to a process that restarted since (its answers never come), not a node failure
-      if (isNodeFailure(error) && this.#answeredAt <= sentAt) this.#markDown(error, 'operation')
+      // A restart noticed since this command was sent: it went to the old process, whose answers
+      // never come; the new one is fine
+      if (isNodeFailure(error) && this.#restartSeenAt <= sentAt) this.#markDown(error, 'operation')
       throw error
     })
   }

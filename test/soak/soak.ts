@@ -80,6 +80,12 @@ async function main (): Promise<void> {
 
     const deadline = Date.now() + DURATION_MS
     let requests = 0
+    /** Why requests failed: `<status> <code>`, or the client's error, with how many times. */
+    const failureKinds: Record<string, number> = {}
+    const failure = (user: typeof users[number], kind: string): void => {
+      user.failures++
+      failureKinds[kind] = (failureKinds[kind] ?? 0) + 1
+    }
     await Promise.all(users.map(async (user) => {
       while (Date.now() < deadline) {
         user.client.base = bases[Math.floor(Math.random() * 2)] as string
@@ -87,13 +93,13 @@ async function main (): Promise<void> {
         try {
           const response = await user.client.get('/count')
           if (response.status !== 200) {
-            user.failures++
+            failure(user, `${response.status} ${(response.body as { code?: string } | null)?.code ?? ''}`.trim())
             continue
           }
           if (response.body.n !== user.acknowledged + 1) user.lost += Math.max(1, user.acknowledged + 1 - response.body.n)
           user.acknowledged = response.body.n
-        } catch {
-          user.failures++
+        } catch (error) {
+          failure(user, `request error: ${(error as Error).message}`)
         }
       }
     }))
@@ -120,6 +126,7 @@ async function main (): Promise<void> {
       requests,
       acknowledgedWrites: acknowledgedSince,
       failedRequests: failed,
+      failureKinds,
       faultsInjected: faults.length,
       faults,
       lostWritesDuringRun: lostDuring,

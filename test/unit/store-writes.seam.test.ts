@@ -229,12 +229,18 @@ test('a successor marked down by another request while a lost backup is written 
   assert.equal(stats.backupsRecreated, before.backupsRecreated)
 })
 
-/** The test app plus GET /count-while-cut-off/:node, which reads the session, then cuts `node` off the network before its write. */
-function cutOffBeforeWrite (cluster: () => MemoryCluster): (options: TestAppOptions) => Promise<FastifyInstance> {
+/**
+ * The test app plus GET /count-after/:fault/:node, which reads the session,
+ * then cuts `node` off the network (partition) or restarts it empty
+ * (restart), then increments n: the fault falls between the read and the write.
+ */
+function faultBeforeWrite (cluster: () => MemoryCluster): (options: TestAppOptions) => Promise<FastifyInstance> {
   return async (options) => {
     const app = await buildApp(options)
-    app.get<{ Params: { node: string } }>('/count-while-cut-off/:node', async (request) => {
-      cluster().node(request.params.node).server.partition()
+    app.get<{ Params: { fault: 'partition' | 'restart', node: string } }>('/count-after/:fault/:node', async (request) => {
+      const server = cluster().node(request.params.node).server
+      if (request.params.fault === 'partition') server.partition()
+      else server.restart()
       const n = ((request.session.get('n') as number | undefined) ?? 0) + 1
       request.session.set('n', n)
       return { n }
@@ -243,15 +249,34 @@ function cutOffBeforeWrite (cluster: () => MemoryCluster): (options: TestAppOpti
   }
 }
 
-test('a write acknowledged while its primary was cut off moves the session: the primary, back with its older copy, is never read under the new cookie', async () => {
+/** setup(3) with faultBeforeWrite's route. */
+async function setupWithFaults (): Promise<StartedApp & { cluster: MemoryCluster }> {
   // The route reaches the cluster, which exists only once the app is built
   const started: { cluster?: MemoryCluster } = {}
-  const { app, base, cluster } = await setup(3, {}, cutOffBeforeWrite(() => started.cluster as MemoryCluster))
-  started.cluster = cluster
+  const result = await setup(3, {}, faultBeforeWrite(() => started.cluster as MemoryCluster))
+  started.cluster = result.cluster
+  return result
+}
+
+test('a write that finds its primary restarted empty keeps the session: the backup still held it, so the primary is written again', async () => {
+  const { app, base, cluster } = await setupWithFaults()
+  const client = await sessionOn(base, 'n1')
+  const id = idOf(client)
+  const write = await client.get('/count-after/restart/n1')
+  assert.equal(write.body.n, 2)
+  assert.equal(idOf(client), id, 'same id: the primary is up')
+  assert.ok(cluster.node('n1').server.peek(id) !== undefined, 'the primary holds it again')
+  assert.ok(cluster.node('n2').server.peek(`bak:${id}`) !== undefined, 'and the backup')
+  assert.equal(app.msm.stats().revivalsPrevented, 0, 'not taken for a destroyed session')
+  assert.equal((await client.get('/read')).body.n, 2, 'the acknowledged write is read back')
+})
+
+test('a write acknowledged while its primary was cut off moves the session: the primary, back with its older copy, is never read under the new cookie', async () => {
+  const { app, base, cluster } = await setupWithFaults()
   const client = await sessionOn(base, 'n1')
   const before = idOf(client)
   const stale = copyOf(client)
-  const write = await client.get('/count-while-cut-off/n1')
+  const write = await client.get('/count-after/partition/n1')
   assert.equal(write.status, 200, JSON.stringify(write.body))
   assert.equal(write.body.n, 2, 'acknowledged: the backup copies hold it')
   const moved = idOf(client)
