@@ -142,14 +142,12 @@ export class SessionStore {
     const primary = this.ring.get(nodeId)
     const primaryKey = this.keys.primary(sessionId)
     const backupKey = this.keys.backup(sessionId)
-    const write = (node: NodeClient | undefined, key: string, missing: string): Promise<boolean> => node === undefined
-      ? Promise.reject(new Error(missing))
-      : onlyIfPresent ? node.replace(key, value, lifetime) : node.set(key, value, lifetime).then(() => true)
     let [primaryResult, firstBackup] = await Promise.allSettled([
-      write(primary, primaryKey, `node ${nodeId} is not configured`),
-      write(candidates[0], backupKey, 'no node for the backup')
+      primary === undefined
+        ? Promise.reject(new Error(`node ${nodeId} is not configured`))
+        : writeCopy(primary, primaryKey, value, lifetime, onlyIfPresent),
+      candidates[0] === undefined ? Promise.reject(new Error('no node for the backup')) : writeCopy(candidates[0], backupKey, value, lifetime, onlyIfPresent)
     ])
-    const absent = (result: PromiseSettledResult<boolean>): boolean => result.status === 'fulfilled' && !result.value
     if (absent(primaryResult) && firstBackup.status === 'fulfilled' && firstBackup.value) {
       // The backup still held it: the primary lost its copy (restarted empty), the session was not destroyed
       primaryResult = await settle((primary as NodeClient).set(primaryKey, value, lifetime).then(() => true))
@@ -239,6 +237,16 @@ export class SessionStore {
   async deleteBackupCopy (sessionId: string, node: NodeClient): Promise<void> {
     await node.delete(this.keys.backup(sessionId)).catch(() => {})
   }
+}
+
+/** `replace` (true when the key existed) or `set` (always true). */
+function writeCopy (node: NodeClient, key: string, value: string, lifetime: number, onlyIfPresent: boolean): Promise<boolean> {
+  return onlyIfPresent ? node.replace(key, value, lifetime) : node.set(key, value, lifetime).then(() => true)
+}
+
+/** The node answered that it did not hold the key. */
+function absent (result: PromiseSettledResult<boolean>): boolean {
+  return result.status === 'fulfilled' && !result.value
 }
 
 /** A promise's outcome, as Promise.allSettled gives it. */
