@@ -16,9 +16,6 @@ type Operation = keyof Omit<NodeOperationCounts, 'errors' | 'timeouts'>
  */
 const CONNECTION_CHECK_DELAY_MS = 20
 
-/** What noticed a node's last change; see NodeDetection. */
-type Detection = NodeDetection
-
 /** Why a check is sent: a probe of a down node, the periodic check, or a connection the server dropped. */
 export type CheckReason = 'probe' | 'health-check' | 'connection'
 
@@ -26,7 +23,7 @@ export interface NodeChange {
   kind: 'down' | 'up' | 'restarted'
   /** ms since the epoch */
   at: number
-  detectedBy: Detection
+  detectedBy: NodeDetection
 }
 
 export interface NodeHealth {
@@ -159,7 +156,7 @@ export class NodeClient {
     this.#health.lastError = reason
   }
 
-  #markDown (error: Error, detectedBy: Detection): void {
+  #markDown (error: Error, detectedBy: NodeDetection): void {
     if (this.#health.state === 'down') {
       this.#health.lastError = error.message
       return
@@ -168,7 +165,7 @@ export class NodeClient {
   }
 
   /** Records a change (a new state, or a restart while up) and tells the listener. */
-  #setHealth (next: NodeHealth, detectedBy: Detection): void {
+  #setHealth (next: NodeHealth, detectedBy: NodeDetection): void {
     const previous = this.#health
     const at = Date.now()
     const kind = next.state !== previous.state ? next.state : 'restarted'

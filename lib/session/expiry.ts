@@ -54,6 +54,15 @@ export class Expiry {
    * missing, or on a node that is now down, and the touch finds out.
    */
   extensionDue (lastExtension: number, now: number, forced: boolean, healthChangedAt: number): boolean {
-    return forced || now - lastExtension >= this.#touchMs || lastExtension < healthChangedAt
+    return forced || now - lastExtension >= this.#touchMs || this.predatesNodeChange(lastExtension, healthChangedAt)
+  }
+
+  /**
+   * A session last extended before the latest node change (a node went down,
+   * came back or restarted) may have lost a copy: it is repaired on its next
+   * request, before the response.
+   */
+  predatesNodeChange (lastExtension: number, healthChangedAt: number): boolean {
+    return lastExtension < healthChangedAt
   }
 }

@@ -68,7 +68,7 @@ export class SessionPersistence {
     const queued = this.#parts.queue !== null && state.lease === null
     const local = queued ? this.#parts.sticky?.keep(state, () => bytes ?? this.#currentBytes(state), now, bytes !== null) ?? null : null
     const lastExtension = Math.max(state.lastAccessedAt, local?.extendedAt ?? 0, this.#lastTouch.get(state.id as string) ?? 0)
-    const repair = state.repair || lastExtension < this.#parts.ring.changedAt
+    const repair = state.repair || this.#parts.expiry.predatesNodeChange(lastExtension, this.#parts.ring.changedAt)
     const deferred = queued && !repair
     if (bytes !== null) return await this.#write(state, bytes, now, { deferred, refresh: false, local }, log)
     this.#parts.counters.skippedUnchanged++
