@@ -2,5 +2,5 @@
 
 module.exports = require('neostandard')({
   ts: true,
-  ignores: ['dist/**', 'coverage/**', '.stryker-tmp*/**', 'reports/**', 'docs/.vitepress/dist/**', 'docs/.vitepress/cache/**', 'docs/public/api/**']
+  ignores: ['dist/**', '.previous-release/**', 'coverage/**', '.stryker-tmp*/**', 'reports/**', 'docs/.vitepress/dist/**', 'docs/.vitepress/cache/**', 'docs/public/api/**']
 })

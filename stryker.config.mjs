@@ -31,7 +31,6 @@ const LAST = [
   'memory-cluster.test.ts',
   'prom-client-collector.test.ts',
   'fastify-session-compat.test.ts',
-  'mutants.seam.test.ts',
   'redundancy.seam.test.ts',
   'core.seam.test.ts',
   ...SLOW

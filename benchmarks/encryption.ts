@@ -22,7 +22,7 @@ function microseconds (run: () => void): number {
 
 const codec = new AvroSessionCodec()
 const attributes = { user: { id: 'user-1234', name: 'Ada Lovelace', roles: ['reader', 'writer'] }, notes: 'n'.repeat(880), visits: 42 } as unknown as Attributes
-const plaintext = codec.encodeBytes({ id, createdAt: 1, lastAccessedAt: 2, maxInactiveInterval: 1800 }, codec.encodeAttributes(attributes))
+const plaintext = codec.encodeBytes({ id, createdAt: 1, lastAccessedAt: 2, maxInactiveInterval: 1800, ownMaxInactiveInterval: null, ownCookieMaxAge: null }, codec.encodeAttributes(attributes))
 const sealedText = seal(ring.current, id, plaintext).toString('base64')
 const plainText = plaintext.toString('base64')
 

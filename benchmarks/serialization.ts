@@ -46,7 +46,7 @@ const codecs: Array<[string, SessionCodec]> = [
   ['JSON', new SerializerSessionCodec(jsonSerializer)],
   ['Avro, generic, encrypted', new EncryptedSessionCodec(new AvroSessionCodec(), BENCH_RING)]
 ]
-const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1, lastAccessedAt: 2, maxInactiveInterval: 1800 }
+const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1, lastAccessedAt: 2, maxInactiveInterval: 1800, ownMaxInactiveInterval: null, ownCookieMaxAge: null }
 
 function loaded (codec: SessionCodec, stored: string): Attributes {
   const decoded = codec.decodeValue(stored, meta.id)

@@ -19,6 +19,8 @@ import { movedSessionId } from './ids/session-id.js'
 import { SessionCookie } from './session/cookie.js'
 import { Expiry } from './session/expiry.js'
 import { SessionPersistence } from './session/persistence.js'
+import { TouchMemory } from './session/touch-memory.js'
+import { SessionRemover } from './session/session-remover.js'
 import { StickySessions } from './sticky/sticky-sessions.js'
 import { createIdHasher } from './ids/log-id.js'
 import { createCounters } from './stats/counters.js'
@@ -92,6 +94,8 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   const queue = config.backupAsync ? new WriteQueue(config.backupQueueSize, counters) : null
   const hashId = createIdHasher()
   const expiry = new Expiry(config)
+  const touches = new TouchMemory()
+  const remover = new SessionRemover({ store, touches, counters, log: fastify.log, hashId })
   const sticky = local === null
     ? null
     : new StickySessions({
@@ -102,7 +106,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
       expiry,
       counters,
       hashId,
-      remove: async (id, nodeId) => { await manager.remove(id, nodeId) },
+      remover,
       decodeAttributes: (bytes) => codec.decodeAttributes(bytes)
     })
   const persistence = new SessionPersistence({
@@ -115,12 +119,13 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     timings,
     queue,
     sticky,
+    touches,
     hashId,
     log: fastify.log,
     newId: () => newSessionId(ring, config.route),
     movedId: (id, nodeId) => movedSessionId(id, nodeId, config.route)
   })
-  const manager: SessionManager = new SessionManager({
+  const manager = new SessionManager({
     config,
     ring,
     store,
@@ -129,6 +134,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     cookie: new SessionCookie(config, signer, (nodeId) => ring.knows(nodeId), counters),
     expiry,
     persistence,
+    remover,
     lockPolicy: new LockPolicy(config.lockingMode),
     locks,
     sticky,

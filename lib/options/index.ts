@@ -4,6 +4,7 @@ import { FST_MSM_OPTION_INVALID } from '../errors.js'
 import { boolean, describe, isPlainObject, matching, nonNegativeInteger, oneOf, optionalRegExp, positiveInteger, rejectUnknownKeys } from './checks.js'
 import { NODE_ID, parseFailoverNodes, parseNodes } from './nodes.js'
 import { parseEncryption } from './encryption.js'
+import { checkMaxInactiveInterval, defaultTouchInterval } from './lifetimes.js'
 import type { KeyRing } from '../crypto/key-ring.js'
 
 /** The validated, normalised options that the rest of the plugin reads. */
@@ -14,6 +15,8 @@ export interface MsmConfig {
   Pick<MsmCookieOptions, 'domain' | 'maxAge'>
   maxInactiveInterval: number
   touchInterval: number
+  /** touchInterval was given: a session's own maxInactiveInterval keeps it instead of deriving its own. */
+  touchIntervalConfigured: boolean
   prefix: string
   operationTimeout: number
   ignore: RegExp | null
@@ -97,7 +100,7 @@ export function normalizeOptions (options: unknown): MsmConfig {
   }
   rejectUnknownKeys(options, OPTION_KEYS, '')
 
-  const maxInactiveInterval = positiveInteger(options, 'maxInactiveInterval', DEFAULTS.maxInactiveInterval)
+  const maxInactiveInterval = options.maxInactiveInterval === undefined ? DEFAULTS.maxInactiveInterval : checkMaxInactiveInterval(options.maxInactiveInterval, 'maxInactiveInterval')
   const nodes = parseNodes(options.nodes)
   const config: MsmConfig = {
     nodes,
@@ -105,6 +108,7 @@ export function normalizeOptions (options: unknown): MsmConfig {
     cookie: normalizeCookie(options.cookie),
     maxInactiveInterval,
     touchInterval: positiveInteger(options, 'touchInterval', defaultTouchInterval(maxInactiveInterval)),
+    touchIntervalConfigured: options.touchInterval !== undefined,
     prefix: matching(options, 'prefix', PREFIX, 'at most 64 characters from [A-Za-z0-9_.:-]', DEFAULTS.prefix),
     operationTimeout: positiveInteger(options, 'operationTimeout', DEFAULTS.operationTimeout),
     ignore: optionalRegExp(options, 'ignore'),
@@ -195,10 +199,6 @@ function lockingMode (value: unknown): LockingMode {
     return { uriPattern: pattern }
   }
   throw new FST_MSM_OPTION_INVALID('lockingMode', '"none", "all", "auto" or { uriPattern: RegExp }', describe(value))
-}
-
-function defaultTouchInterval (maxInactiveInterval: number): number {
-  return Math.max(1, Math.min(60, Math.floor(maxInactiveInterval / 2)))
 }
 
 function normalizeCookie (value: unknown): MsmConfig['cookie'] {

@@ -30,25 +30,51 @@ export const JSON_VALUE_SCHEMA = {
   }]
 } as const
 
-export const SESSION_META_FIELDS = [
+/** The meta fields of release 0.1.0: stored values of that release carry these alone. */
+export const SESSION_META_FIELDS_V1 = [
   { name: 'id', type: 'string' },
   { name: 'createdAt', type: { type: 'long', logicalType: 'timestamp-millis' } },
   { name: 'lastAccessedAt', type: { type: 'long', logicalType: 'timestamp-millis' } },
+  /** The idle timeout in effect when the value was written, in seconds (for other readers; 0.1.0 never read it). */
   { name: 'maxInactiveInterval', type: 'int' }
 ] as const
 
+/** The symbol of ownCookieMaxAge that stands for a browser-session cookie (no Max-Age). */
+export const BROWSER_SESSION_COOKIE = 'BROWSER_SESSION'
+
+/**
+ * The meta fields. Fields added after 0.1.0 have defaults, so that each
+ * release reads the other's values by Avro's resolution rules (a rolling
+ * deploy): an older reader skips them, a newer one reads an older value with
+ * the defaults. docs/serialization.md#evolving-the-format.
+ */
+export const SESSION_META_FIELDS = [
+  ...SESSION_META_FIELDS_V1,
+  /** This session's own idle timeout in seconds; null: the plugin's maxInactiveInterval. */
+  { name: 'ownMaxInactiveInterval', type: ['null', 'int'], default: null },
+  /** This session's own cookie lifetime in milliseconds, or a browser-session cookie; null: the plugin's cookie.maxAge. */
+  { name: 'ownCookieMaxAge', type: ['null', 'long', { type: 'enum', name: 'CookieLifetime', namespace: 'fastify.msm', symbols: [BROWSER_SESSION_COOKIE] }], default: null }
+] as const
+
 /** The Session record around an attributes type (the generic map, or a typed record). */
-export function sessionSchema (attributes: object): object {
+export function sessionSchema (attributes: object, metaFields: readonly object[] = SESSION_META_FIELDS): object {
   return {
     type: 'record',
     name: 'Session',
     namespace: 'fastify.msm',
-    fields: [...SESSION_META_FIELDS, { name: 'attributes', type: attributes }]
+    fields: [...metaFields, { name: 'attributes', type: attributes }]
   }
 }
 
-/** The generic Session schema, exported as SESSION_SCHEMA. */
+/** The generic Session schema, exported as SESSION_SCHEMA: every meta field, for sessions with lifetimes of their own. */
 export const SESSION_SCHEMA = sessionSchema({ type: 'map', values: JSON_VALUE_SCHEMA })
+
+/**
+ * The generic Session schema of release 0.1.0, exported as
+ * SESSION_SCHEMA_V1: sessions without lifetimes of their own are still
+ * written in it (docs/serialization.md#evolving-the-format).
+ */
+export const SESSION_SCHEMA_V1 = sessionSchema({ type: 'map', values: JSON_VALUE_SCHEMA }, SESSION_META_FIELDS_V1)
 
 type Wrapped = { v: null | Record<string, unknown> }
 

@@ -1,5 +1,5 @@
 import type { Attributes } from '../types/index.js'
-import { SESSION_META_FIELDS } from './avro-types.js'
+import { BROWSER_SESSION_COOKIE, SESSION_META_FIELDS, SESSION_META_FIELDS_V1 } from './avro-types.js'
 
 /**
  * Stored values, documented byte by byte in docs/serialization.md. Both are
@@ -15,19 +15,36 @@ import { SESSION_META_FIELDS } from './avro-types.js'
  * Format 2, a pluggable serializer:
  *   byte 0      0x02
  *   byte 1      length n of the serializer's name
- *   bytes 2-    the name (UTF-8), the Avro SessionMeta record, then the
- *               serializer's bytes of the attributes
+ *   bytes 2-    the name (UTF-8), the Avro SessionMeta record of release
+ *               0.1.0 (4 fields), then the serializer's bytes of the attributes
+ *
+ * Format 4, a pluggable serializer, for a session with its own lifetimes:
+ *   as format 2, with the SessionMeta record of all the meta fields. A session
+ *   without them is still written in format 2, which every release reads.
  */
 export const AVRO_FORMAT = 1
 export const SERIALIZER_FORMAT = 2
+export const SERIALIZER_FORMAT_WITH_LIFETIMES = 4
 export const SINGLE_OBJECT_MARKER = [0xc3, 0x01] as const
 export const HEADER_LENGTH = 11
+
+/** A cookie lifetime of its own: milliseconds, or a browser-session cookie; null: the plugin's cookie.maxAge. */
+export type OwnCookieMaxAge = number | typeof BROWSER_SESSION_COOKIE | null
+
+/** Avro's int: the largest idle timeout a stored session can carry, in seconds (68 years). */
+export const MAX_STORED_INTERVAL = 2 ** 31 - 1
+/** Browsers keep no cookie longer than 400 days (RFC 6265bis). */
+export const MAX_COOKIE_MAX_AGE_MS = 400 * 86400 * 1000
 
 export interface SessionMeta {
   id: string
   createdAt: number
   lastAccessedAt: number
+  /** The idle timeout in effect, in seconds: the session's own, else the plugin's. */
   maxInactiveInterval: number
+  /** The session's own idle timeout in seconds; null: it follows the plugin's maxInactiveInterval. */
+  ownMaxInactiveInterval: number | null
+  ownCookieMaxAge: OwnCookieMaxAge
 }
 
 export interface DecodedSession {
@@ -82,15 +99,37 @@ export interface ValueBytesCodec extends SessionCodec {
  * The meta fields alone, with plain longs: logical types change no bytes, and
  * this type reads and writes the times as numbers.
  */
-export const META_SCHEMA = {
-  type: 'record',
-  name: 'SessionMeta',
-  namespace: 'fastify.msm',
-  fields: SESSION_META_FIELDS.map((field) => ({ name: field.name, type: typeof field.type === 'string' ? field.type : field.type.type }))
+function metaSchema (fields: ReadonlyArray<{ name: string, type: unknown, default?: unknown }>): object {
+  return {
+    type: 'record',
+    name: 'SessionMeta',
+    namespace: 'fastify.msm',
+    fields: fields.map((field) => ({ ...field, type: isLogicalLong(field.type) ? 'long' : field.type }))
+  }
+}
+
+function isLogicalLong (type: unknown): boolean {
+  return typeof type === 'object' && type !== null && !Array.isArray(type) && (type as { type?: unknown }).type === 'long'
+}
+
+export const META_SCHEMA = metaSchema(SESSION_META_FIELDS)
+/** The meta record of release 0.1.0 (formats 1 and 2). */
+export const META_SCHEMA_V1 = metaSchema(SESSION_META_FIELDS_V1)
+
+/** True when the session has a lifetime of its own (format 2 cannot carry it). */
+export function hasOwnLifetimes (meta: SessionMeta): boolean {
+  return meta.ownMaxInactiveInterval !== null || meta.ownCookieMaxAge !== null
 }
 
 export function metaFields (meta: SessionMeta): SessionMeta {
-  return { id: meta.id, createdAt: meta.createdAt, lastAccessedAt: meta.lastAccessedAt, maxInactiveInterval: meta.maxInactiveInterval }
+  return {
+    id: meta.id,
+    createdAt: meta.createdAt,
+    lastAccessedAt: meta.lastAccessedAt,
+    maxInactiveInterval: meta.maxInactiveInterval,
+    ownMaxInactiveInterval: meta.ownMaxInactiveInterval,
+    ownCookieMaxAge: meta.ownCookieMaxAge
+  }
 }
 
 export function textToBytes (stored: unknown): Buffer | null {
@@ -101,13 +140,31 @@ export function toMillis (value: unknown): number {
   return value instanceof Date ? value.getTime() : value as number
 }
 
+/**
+ * The meta fields of a decoded record; a value written by an older release
+ * has no lifetimes of its own. Throws for lifetimes out of range: stored
+ * bytes are untrusted, and the caller turns the error into "no session".
+ */
 export function readMeta (value: Record<string, unknown>): SessionMeta {
   return {
     id: value.id as string,
     createdAt: toMillis(value.createdAt),
     lastAccessedAt: toMillis(value.lastAccessedAt),
-    maxInactiveInterval: value.maxInactiveInterval as number
+    maxInactiveInterval: value.maxInactiveInterval as number,
+    ownMaxInactiveInterval: storedInterval(value.ownMaxInactiveInterval ?? null),
+    ownCookieMaxAge: storedCookieMaxAge(value.ownCookieMaxAge ?? null)
   }
+}
+
+function storedInterval (value: unknown): number | null {
+  if (value === null || (typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value <= MAX_STORED_INTERVAL)) return value
+  throw new Error(`ownMaxInactiveInterval ${String(value)} is not a positive number of seconds`)
+}
+
+function storedCookieMaxAge (value: unknown): OwnCookieMaxAge {
+  if (value === null || value === BROWSER_SESSION_COOKIE) return value
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= MAX_COOKIE_MAX_AGE_MS) return value
+  throw new Error(`ownCookieMaxAge ${String(value)} is not a cookie lifetime of 0 to 400 days`)
 }
 
 /** A short description of a value for error messages (never the whole value). */

@@ -1,15 +1,24 @@
+import type avro from 'avsc'
 import type { Attributes, Serializer } from '../types/index.js'
 import { assertStorable } from './attribute-value.js'
 import { checkAvroBytes } from './avro-bounds.js'
 import { buildType } from './avro-types.js'
-import { SERIALIZER_FORMAT, type SessionMeta, type DecodeResult, type ValueBytesCodec, META_SCHEMA, metaFields, textToBytes, readMeta } from './codec-format.js'
+import { SERIALIZER_FORMAT, SERIALIZER_FORMAT_WITH_LIFETIMES, type SessionMeta, type DecodeResult, type ValueBytesCodec, META_SCHEMA, META_SCHEMA_V1, hasOwnLifetimes, metaFields, textToBytes, readMeta } from './codec-format.js'
 
 const SERIALIZER_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 
-/** Format 2: the attributes are encoded by a pluggable serializer. */
+/**
+ * Formats 2 and 4: the attributes are encoded by a pluggable serializer. A
+ * session with lifetimes of its own is written in format 4 (all the meta
+ * fields); any other in format 2, byte for byte as release 0.1.0 wrote it, so
+ * that a rolling deploy's older instances keep reading it.
+ */
 export class SerializerSessionCodec implements ValueBytesCodec {
   readonly #serializer: Serializer
+  /** Format 2's header, then format 4's: they differ in the first byte. */
   readonly #header: Buffer
+  readonly #headerWithLifetimes: Buffer
+  readonly #metaV1Type = buildType(META_SCHEMA_V1)
   readonly #metaType = buildType(META_SCHEMA)
 
   constructor (serializer: Serializer) {
@@ -17,6 +26,7 @@ export class SerializerSessionCodec implements ValueBytesCodec {
     this.#serializer = serializer
     const name = Buffer.from(serializer.name, 'utf8')
     this.#header = Buffer.concat([Buffer.from([SERIALIZER_FORMAT, name.length]), name])
+    this.#headerWithLifetimes = Buffer.concat([Buffer.from([SERIALIZER_FORMAT_WITH_LIFETIMES, name.length]), name])
   }
 
   validate (key: string, value: unknown): void {
@@ -40,7 +50,8 @@ export class SerializerSessionCodec implements ValueBytesCodec {
   }
 
   encodeBytes (meta: SessionMeta, attributesBytes: Buffer): Buffer {
-    return Buffer.concat([this.#header, this.#metaType.toBuffer(metaFields(meta)), attributesBytes])
+    if (!hasOwnLifetimes(meta)) return Buffer.concat([this.#header, this.#metaV1Type.toBuffer(metaFields(meta)), attributesBytes])
+    return Buffer.concat([this.#headerWithLifetimes, this.#metaType.toBuffer(metaFields(meta)), attributesBytes])
   }
 
   decodeValue (stored: unknown): DecodeResult {
@@ -49,13 +60,12 @@ export class SerializerSessionCodec implements ValueBytesCodec {
   }
 
   decodeBytes (bytes: Buffer): DecodeResult {
-    if (bytes.length < this.#header.length || !bytes.subarray(0, this.#header.length).equals(this.#header)) {
-      return { ok: false, reason: `not written by serializer "${this.#serializer.name}"` }
-    }
-    const checked = checkAvroBytes(this.#metaType, bytes, this.#header.length)
+    const metaType = this.#metaTypeOf(bytes)
+    if (metaType === null) return { ok: false, reason: `not written by serializer "${this.#serializer.name}"` }
+    const checked = checkAvroBytes(metaType, bytes, this.#header.length)
     if ('problem' in checked) return { ok: false, reason: checked.problem }
     try {
-      const meta = readMeta(this.#metaType.decode(bytes, this.#header.length).value as Record<string, unknown>)
+      const meta = readMeta(metaType.decode(bytes, this.#header.length).value as Record<string, unknown>)
       const attributesBytes = bytes.subarray(checked.end)
       const attributes = this.#serializer.decode(attributesBytes)
       if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) {
@@ -65,6 +75,15 @@ export class SerializerSessionCodec implements ValueBytesCodec {
     } catch (error) {
       return { ok: false, reason: `serializer "${this.#serializer.name}" failed: ${(error as Error).message}` }
     }
+  }
+
+  /** The meta record's type by the value's header (format 2 or 4), or null when this serializer did not write it. */
+  #metaTypeOf (bytes: Buffer): avro.Type | null {
+    const length = this.#header.length
+    if (bytes.length < length) return null
+    const header = bytes.subarray(0, length)
+    if (header.equals(this.#header)) return this.#metaV1Type
+    return header.equals(this.#headerWithLifetimes) ? this.#metaType : null
   }
 }
 

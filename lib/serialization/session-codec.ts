@@ -4,11 +4,19 @@ import { FST_MSM_SCHEMA_MISMATCH } from '../errors.js'
 import { assertStorable, MAX_DEPTH, nestsTooDeeply } from './attribute-value.js'
 import { checkAvroBytes, checkRecordWithMapEntries, mapEntries, mapValueSlices } from './avro-bounds.js'
 import { hasUnreadValues, lazyAttributes, readAttribute, unreadValueBytes } from './lazy-attributes.js'
-import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, sessionSchema } from './avro-types.js'
+import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, SESSION_META_FIELDS_V1, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
-import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type ValueBytesCodec, META_SCHEMA, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
+import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type ValueBytesCodec, META_SCHEMA, META_SCHEMA_V1, hasOwnLifetimes, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
 
 type Resolver = ReturnType<avro.Type['createResolver']>
+
+/** A version of the Session record this codec reads without the registry: its full type, its meta fields, its header. */
+interface RecordVersion {
+  type: avro.Type
+  metaType: avro.Type
+  fingerprint: Buffer
+  header: Buffer
+}
 
 /** The default: Avro, with the generic JSON-like attribute type or a typed record schema. */
 export class AvroSessionCodec implements ValueBytesCodec {
@@ -17,8 +25,28 @@ export class AvroSessionCodec implements ValueBytesCodec {
   readonly fingerprintHex: string
   /** The full writer schema, as published under `schema:<fingerprint>`. */
   readonly schemaText: string
-  readonly #header: Buffer
+  /**
+   * Every schema this codec writes values with, each published under
+   * `schema:<fingerprint>`: this release's record, and release 0.1.0's,
+   * which sessions without lifetimes of their own are still written in.
+   */
+  readonly writerSchemas: ReadonlyArray<{ fingerprintHex: string, schemaText: string }>
   readonly #metaType: avro.Type
+  /**
+   * This release's record and the records of earlier releases around the same
+   * attributes, by fingerprint: their meta fields differ, their attribute
+   * bytes do not, so values of an earlier release are read (and compared) as
+   * fast as this release's.
+   */
+  readonly #versions: readonly RecordVersion[]
+  readonly #current: RecordVersion
+  /**
+   * Release 0.1.0's record. A session without lifetimes of its own is still
+   * written in it, byte for byte as that release wrote it, so that during a
+   * rolling deploy the older instances read it as their own (at full speed,
+   * and without rewriting it). docs/serialization.md#evolving-the-format
+   */
+  readonly #v1: RecordVersion
   readonly #attributesType: avro.Type
   readonly #typedFields: Map<string, avro.Type> | null
   readonly #resolvers = new WeakMap<avro.Type, Resolver | Error>()
@@ -29,8 +57,17 @@ export class AvroSessionCodec implements ValueBytesCodec {
     this.fingerprint = crc64Avro(canonicalForm(this.type))
     this.fingerprintHex = this.fingerprint.toString('hex')
     this.schemaText = fullSchema(this.type)
-    this.#header = Buffer.from([AVRO_FORMAT, ...SINGLE_OBJECT_MARKER, ...this.fingerprint])
     this.#metaType = buildType(META_SCHEMA)
+    this.#current = { type: this.type, metaType: this.#metaType, fingerprint: this.fingerprint, header: header(this.fingerprint) }
+    const v1Type = buildType(sessionSchema(attributesSchema ?? GENERIC_ATTRIBUTES, SESSION_META_FIELDS_V1))
+    const v1Fingerprint = crc64Avro(canonicalForm(v1Type))
+    this.#v1 = { type: v1Type, metaType: buildType(META_SCHEMA_V1), fingerprint: v1Fingerprint, header: header(v1Fingerprint) }
+    // The record most sessions are written in first
+    this.#versions = [this.#v1, this.#current]
+    this.writerSchemas = [
+      { fingerprintHex: this.fingerprintHex, schemaText: this.schemaText },
+      { fingerprintHex: v1Fingerprint.toString('hex'), schemaText: fullSchema(v1Type) }
+    ]
     this.#attributesType = (this.type as avro.types.RecordType).field('attributes').type
     this.#typedFields = attributesSchema === null
       ? null
@@ -114,7 +151,8 @@ export class AvroSessionCodec implements ValueBytesCodec {
   }
 
   encodeBytes (meta: SessionMeta, attributesBytes: Buffer): Buffer {
-    return Buffer.concat([this.#header, this.#metaType.toBuffer(metaFields(meta)), attributesBytes])
+    const version = hasOwnLifetimes(meta) ? this.#current : this.#v1
+    return Buffer.concat([version.header, version.metaType.toBuffer(metaFields(meta)), attributesBytes])
   }
 
   decodeValue (stored: unknown): DecodeResult {
@@ -127,12 +165,13 @@ export class AvroSessionCodec implements ValueBytesCodec {
     if (bytes[0] !== AVRO_FORMAT) return { ok: false, reason: `format ${bytes[0]} is not Avro (format 1)` }
     if (bytes[1] !== SINGLE_OBJECT_MARKER[0] || bytes[2] !== SINGLE_OBJECT_MARKER[1]) return { ok: false, reason: 'no Avro single-object marker' }
     const fingerprint = bytes.subarray(3, HEADER_LENGTH)
-    if (!fingerprint.equals(this.fingerprint)) return { ok: 'unknown-schema', fingerprint: fingerprint.toString('hex'), bytes }
-    const checked = checkRecordWithMapEntries(this.type, bytes, HEADER_LENGTH)
+    const version = this.#versionOf(fingerprint)
+    if (version === null) return { ok: 'unknown-schema', fingerprint: fingerprint.toString('hex'), bytes }
+    const checked = checkRecordWithMapEntries(version.type, bytes, HEADER_LENGTH)
     if ('problem' in checked) return { ok: false, reason: checked.problem }
     if (checked.end !== bytes.length) return { ok: false, reason: 'trailing bytes after the record' }
     try {
-      const meta = this.#metaType.decode(bytes, HEADER_LENGTH)
+      const meta = version.metaType.decode(bytes, HEADER_LENGTH)
       return {
         ok: true,
         session: {
@@ -144,6 +183,12 @@ export class AvroSessionCodec implements ValueBytesCodec {
     } catch (error) {
       return { ok: false, reason: `avro decoding failed: ${(error as Error).message}` }
     }
+  }
+
+  /** The record version of a fingerprint this codec reads itself, or null (compared as bytes: no text per read). */
+  #versionOf (fingerprint: Buffer): RecordVersion | null {
+    for (const version of this.#versions) if (fingerprint.equals(version.fingerprint)) return version
+    return null
   }
 
   /**
@@ -208,4 +253,9 @@ function avroLong (value: number): Buffer {
   }
   bytes.push(rest)
   return Buffer.from(bytes)
+}
+
+/** Format 1's header: the format byte, Avro's single-object marker, the writer schema's fingerprint. */
+function header (fingerprint: Buffer): Buffer {
+  return Buffer.from([AVRO_FORMAT, ...SINGLE_OBJECT_MARKER, ...fingerprint])
 }

@@ -1,11 +1,16 @@
-import type { SessionState } from './session-state.js'
+import { type SessionState } from './session-state.js'
+import { resendCookie, setLifetimes } from './state-changes.js'
+import { checkCookieMaxAgeMs } from '../options/lifetimes.js'
+import { BROWSER_SESSION_COOKIE } from '../serialization/avro-types.js'
 
 /**
  * `request.session.cookie`, shaped like @fastify/session's: what the session
  * cookie of this response looks like. `maxAge`, `originalMaxAge` and
  * `expires` are in milliseconds and Dates, as there; the plugin option
- * `cookie.maxAge` is in seconds. Setting `maxAge` (or `session.options({ maxAge })`)
- * changes this session's cookie lifetime for this response.
+ * `cookie.maxAge` is in seconds. Setting `maxAge` or `expires` (or
+ * `session.options({ maxAge })`) changes this session's cookie lifetime: it
+ * is stored with the session, and every later response that sends the
+ * cookie uses it. `null` makes it a browser-session cookie.
  */
 export class SessionCookieView {
   readonly #state: SessionState
@@ -38,8 +43,10 @@ export class SessionCookieView {
 
   /** Milliseconds the cookie lives, or null for a browser-session cookie. */
   get originalMaxAge (): number | null {
+    const own = this.#state.lifetimes.ownCookieMaxAge
+    if (own === BROWSER_SESSION_COOKIE) return null
     const configured = this.#state.host.cookie.maxAge
-    return this.#state.cookieMaxAgeMs ?? (configured === undefined ? null : configured * 1000)
+    return own ?? (configured === undefined ? null : configured * 1000)
   }
 
   /** Milliseconds until the cookie sent with this response expires, or null. */
@@ -47,8 +54,9 @@ export class SessionCookieView {
     return this.originalMaxAge
   }
 
-  set maxAge (milliseconds: number | null) {
-    setCookieMaxAge(this.#state, milliseconds)
+  /** null: a browser-session cookie; undefined: the configured `cookie.maxAge` again. */
+  set maxAge (milliseconds: number | null | undefined) {
+    setOwnCookieMaxAge(this.#state, milliseconds, 'session.cookie.maxAge')
   }
 
   get expires (): Date | null {
@@ -56,8 +64,10 @@ export class SessionCookieView {
     return maxAge === null ? null : new Date(Date.now() + maxAge)
   }
 
+  /** A date in the past expires the cookie (maxAge 0); anything but a Date or null is refused. */
   set expires (date: Date | null) {
-    setCookieMaxAge(this.#state, date === null ? null : date.getTime() - Date.now())
+    const milliseconds = date === null ? null : date instanceof Date ? Math.max(0, date.getTime() - Date.now()) : Number.NaN
+    setOwnCookieMaxAge(this.#state, milliseconds, 'session.cookie.expires')
   }
 
   toJSON (): object {
@@ -66,11 +76,15 @@ export class SessionCookieView {
   }
 }
 
-/** @internal A per-session cookie lifetime in ms (null: the configured one); the cookie is sent again. */
-export function setCookieMaxAge (state: SessionState, milliseconds: number | null | undefined): void {
-  if (milliseconds !== null && milliseconds !== undefined && (!Number.isFinite(milliseconds) || milliseconds < 0)) {
-    throw new TypeError('session cookie maxAge takes milliseconds, a finite number of at least 0, or null')
-  }
-  state.cookieMaxAgeMs = milliseconds ?? null
-  state.sendCookie = true
+/**
+ * @internal This session's own cookie lifetime in ms, null for a
+ * browser-session cookie, or undefined for the configured one again; the
+ * cookie is sent again. Throws FST_MSM_OPTION_INVALID, naming `name`, for
+ * anything else.
+ */
+export function setOwnCookieMaxAge (state: SessionState, milliseconds: unknown, name: string): void {
+  const checked = milliseconds === undefined ? undefined : checkCookieMaxAgeMs(milliseconds, name)
+  const own = checked === undefined ? null : checked === null ? BROWSER_SESSION_COOKIE : checked
+  setLifetimes(state, state.host.lifetimes({ ownMaxInactiveInterval: state.lifetimes.ownMaxInactiveInterval, ownCookieMaxAge: own }))
+  resendCookie(state)
 }

@@ -4,6 +4,8 @@ import type { MsmConfig } from '../options/index.js'
 import type { MsmCounters } from '../types/index.js'
 import { MAX_SESSION_ID_LENGTH, parseSessionId, type ParsedSessionId } from '../ids/session-id.js'
 import { BoundedLru } from '../util/lru.js'
+import { BROWSER_SESSION_COOKIE } from '../serialization/avro-types.js'
+import type { OwnCookieMaxAge } from '../serialization/codec-format.js'
 
 /** A signed cookie is the id, a dot and an HMAC; nothing longer is worth checking. */
 const MAX_COOKIE_LENGTH = MAX_SESSION_ID_LENGTH + 1 + 128
@@ -63,9 +65,9 @@ export class SessionCookie {
     return this.#signer === null ? id : this.#signer(id)
   }
 
-  /** True when the cookie rolls with the session's lifetime (it has a maxAge). */
-  get rolls (): boolean {
-    return this.#attributes.maxAge !== undefined
+  /** True when the cookie of a session with this lifetime of its own has a Max-Age, which rolls with each extension. */
+  rolls (own: OwnCookieMaxAge): boolean {
+    return own === null ? this.#attributes.maxAge !== undefined : own !== BROWSER_SESSION_COOKIE
   }
 
   read (request: FastifyRequest): CookieRead {
@@ -91,12 +93,13 @@ export class SessionCookie {
   }
 
   /**
-   * `maxAgeMs`: this response's own lifetime (session.options,
-   * session.cookie.maxAge), else the configured one. With `secure: 'auto'` on
-   * a plain HTTP request, SameSite=None (which browsers refuse without
-   * Secure) is sent as Lax, as @fastify/session does.
+   * `own`: the session's own cookie lifetime (session.options,
+   * session.cookie.maxAge), else null for the configured one. `https`: the
+   * request came over HTTPS; with `secure: 'auto'` on a plain HTTP request,
+   * SameSite=None (which browsers refuse without Secure) is sent as Lax, as
+   * @fastify/session does.
    */
-  set (reply: FastifyReply, id: string, maxAgeMs: number | null = null, https = true): void {
+  set (reply: FastifyReply, id: string, own: OwnCookieMaxAge, https: boolean): void {
     const attributes = this.#attributes
     const insecureAuto = attributes.secure === 'auto' && !https
     reply.setCookie(this.#name, id, {
@@ -105,7 +108,7 @@ export class SessionCookie {
       httpOnly: attributes.httpOnly,
       secure: attributes.secure,
       sameSite: insecureAuto && attributes.sameSite === 'none' ? 'lax' : attributes.sameSite,
-      maxAge: maxAgeMs === null ? attributes.maxAge : Math.round(maxAgeMs / 1000),
+      maxAge: own === null ? attributes.maxAge : own === BROWSER_SESSION_COOKIE ? undefined : Math.round(own / 1000),
       signed: this.#signing
     })
   }

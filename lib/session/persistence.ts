@@ -7,20 +7,18 @@ import type { WriteQueue } from '../store/write-queue.js'
 import type { SessionCodec } from '../serialization/codec-format.js'
 import type { Timings } from '../stats/timings.js'
 import { FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILABLE } from '../errors.js'
-import { BoundedLru } from '../util/lru.js'
 import { debug } from '../ids/log-id.js'
-import { isUninitialized, markStored, mayHaveChanged, type SessionState } from './session-state.js'
+import { isUninitialized, lifetimesChanged, mayHaveChanged, type SessionState } from './session-state.js'
+import { takeAfterSave } from './state-changes.js'
 import type { Expiry } from './expiry.js'
 import type { LocalRecord, StickyStrategy } from './sticky-strategy.js'
 import { CopyKeeper } from './copy-keeper.js'
+import type { TouchMemory } from './touch-memory.js'
 import { unreadValueBytes } from '../serialization/lazy-attributes.js'
-import { failoverLocation, GONE, type StoreOutcome, type Write } from './write.js'
-
-/** Sessions whose last touch this process remembers, to touch each at most once per touchInterval. */
-const TOUCH_MEMORY = 10_000
+import { failoverLocation, GONE, type Location, NOT_WRITTEN, NOTHING_DUE, type Persisted, type StoreOutcome, TOUCH_FAILED, TOUCHED, type Write } from './write.js'
 
 export interface PersistenceParts {
-  config: Pick<MsmConfig, 'maxInactiveInterval' | 'maxSessionSize' | 'storeFailurePolicy'>
+  config: Pick<MsmConfig, 'maxSessionSize' | 'storeFailurePolicy'>
   store: SessionStore
   ring: NodeRing
   codec: SessionCodec
@@ -30,8 +28,9 @@ export interface PersistenceParts {
   /** backupAsync (always in sticky mode): writes and touches after the response. */
   queue: WriteQueue | null
   sticky: StickyStrategy | null
+  touches: TouchMemory
   /** A fresh id on an available node, for a new session whose node failed. */
-  newId: () => { id: string, nodeId: string }
+  newId: () => Location
   /** The id of a session moved to another node (write.ts). */
   movedId: (id: string, nodeId: string) => string
   /** Logs outside a request (queued work). */
@@ -39,17 +38,23 @@ export interface PersistenceParts {
   hashId: (id: string) => string
 }
 
+/** How one write or touch is done: now or queued, and what sticky mode holds of the session. */
+interface Handling {
+  deferred: boolean
+  local: LocalRecord | null
+}
+
 /**
- * How a session leaves the request: written when its bytes changed, else
- * extended (touched, or refreshed by a write) when due. Either happens before
- * the response, or after it through the write queue (backupAsync, sticky
- * mode) unless the request holds the session lock; that is one parameter
- * here, not a second path. Change detection, encoding and the size limit,
- * and the counting and logging of writes and touches exist once.
+ * How a session leaves the request: written when its bytes or its own
+ * lifetimes changed, else extended (touched, or refreshed by a write) when
+ * due. Either happens before the response, or after it through the write
+ * queue (backupAsync, sticky mode) unless the request holds the session
+ * lock; that is one parameter here, not a second path. It reports what it
+ * did (write.ts Persisted) and leaves the session's state and cookie to the
+ * request flow.
  */
 export class SessionPersistence {
   readonly #parts: PersistenceParts
-  readonly #lastTouch = new BoundedLru<string, number>(TOUCH_MEMORY)
   readonly #copies: CopyKeeper
 
   constructor (parts: PersistenceParts) {
@@ -58,21 +63,22 @@ export class SessionPersistence {
   }
 
   /**
-   * Writes or extends the session; true when its lifetime in memcached was extended. A session a
-   * node fault may have cost a copy (moved off a down node, read from a backup, or last extended
-   * before a node went down, came back or restarted) is repaired before the response, never queued.
+   * Writes or extends the session. A session a node fault may have cost a
+   * copy (moved off a down node, read from a backup, or last extended before
+   * a node went down, came back or restarted) is repaired before the
+   * response, never queued.
    */
-  async finish (state: SessionState, log: FastifyBaseLogger): Promise<boolean> {
-    const bytes = this.#changedAttributes(state)
+  async finish (state: SessionState, log: FastifyBaseLogger): Promise<Persisted> {
+    const bytes = this.#bytesToWrite(state)
     const now = Date.now()
     const queued = this.#parts.queue !== null && state.lease === null
-    const local = queued ? this.#parts.sticky?.keep(state, () => bytes ?? this.#currentBytes(state), now, bytes !== null) ?? null : null
-    const lastExtension = Math.max(state.lastAccessedAt, local?.extendedAt ?? 0, this.#lastTouch.get(state.id as string) ?? 0)
+    const local = queued ? this.#keepLocally(state, bytes, now) : null
+    const lastExtension = Math.max(state.lastAccessedAt, local?.extendedAt ?? 0, this.#parts.touches.last(state.id as string))
     const repair = state.repair || this.#parts.expiry.predatesNodeChange(lastExtension, this.#parts.ring.changedAt)
-    const deferred = queued && !repair
-    if (bytes !== null) return await this.#write(state, bytes, now, { deferred, refresh: false, local }, log)
+    const how = { deferred: queued && !repair, local }
+    if (bytes !== null) return await this.#write(state, bytes, now, false, how, log)
     this.#parts.counters.skippedUnchanged++
-    return await this.#extend(state, now, lastExtension, { deferred, local }, log)
+    return await this.#extend(state, now, lastExtension, how, log)
   }
 
   /**
@@ -80,24 +86,15 @@ export class SessionPersistence {
    * on any instance sees it. Rejects with FST_MSM_STORE_UNAVAILABLE when no
    * copy was stored.
    */
-  async saveNow (state: SessionState, log: FastifyBaseLogger): Promise<void> {
-    if (state.id === null || isUninitialized(state)) return
-    const bytes = this.#changedAttributes(state) ?? (state.isNew ? this.#currentBytes(state) : null)
-    if (bytes === null) {
-      state.saved = true
-      return
-    }
+  async saveNow (state: SessionState, log: FastifyBaseLogger): Promise<Persisted> {
+    if (state.id === null || isUninitialized(state)) return NOTHING_DUE
+    const bytes = this.#bytesToWrite(state) ?? (state.isNew ? this.#currentBytes(state) : null)
+    if (bytes === null) return NOTHING_DUE
     const now = Date.now()
-    const local = this.#parts.sticky?.keep(state, () => bytes, now, true) ?? null
-    const sendCookie = state.sendCookie
-    if (!await this.#write(state, bytes, now, { deferred: false, refresh: false, local }, log)) {
-      // A failed save() decides nothing about the cookie: the write at the end of the request does
-      state.sendCookie = sendCookie
-      throw new FST_MSM_STORE_UNAVAILABLE()
-    }
-    markStored(state, bytes)
-    // Written under this id now: later writes in this request replace it
-    state.loadedFromPrimary = true
+    const local = this.#parts.sticky?.keepWritten(state, bytes, now) ?? null
+    const persisted = await this.#write(state, bytes, now, false, { deferred: false, local }, log)
+    if (persisted.done !== 'written') throw new FST_MSM_STORE_UNAVAILABLE()
+    return persisted
   }
 
   /** session.isModified(): the attributes differ from what was loaded or last saved. */
@@ -105,12 +102,24 @@ export class SessionPersistence {
     return state.dirty || (mayHaveChanged(state) && this.#changedAttributes(state) !== null)
   }
 
-  /** Forgets the touch memory of a session that was deleted. */
-  forget (id: string): void {
-    this.#lastTouch.delete(id)
+  /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */
+  storeFailed (): void {
+    if (this.#parts.config.storeFailurePolicy === 'fail') throw new FST_MSM_STORE_UNAVAILABLE()
   }
 
-  /** The attributes' bytes when they must be written, else null. */
+  /** Sticky mode holds the session in the process after the request: what it wrote, or what it read. */
+  #keepLocally (state: SessionState, bytes: Buffer | null, now: number): LocalRecord | null {
+    const sticky = this.#parts.sticky
+    if (sticky === null) return null
+    return bytes === null ? sticky.keepRead(state, this.#bytesOf, now) : sticky.keepWritten(state, bytes, now)
+  }
+
+  /** The attributes' bytes when the session must be written (they changed, or its own lifetimes did), else null. */
+  #bytesToWrite (state: SessionState): Buffer | null {
+    return this.#changedAttributes(state) ?? (lifetimesChanged(state) ? this.#currentBytes(state) : null)
+  }
+
+  /** The attributes' bytes when they changed (or must be written under a new id), else null. */
   #changedAttributes (state: SessionState): Buffer | null {
     if (!state.forceWrite && !mayHaveChanged(state)) return null
     const { codec, timings } = this.#parts
@@ -136,62 +145,56 @@ export class SessionPersistence {
     return state.loadedBytes ?? this.#parts.codec.encodeAttributes(state.attributes)
   }
 
+  /** #currentBytes as a function made once, for sticky mode's keepRead: no closure per request. */
+  readonly #bytesOf = (state: SessionState): Buffer => this.#currentBytes(state)
+
   /**
-   * An unchanged session is extended when due (see Expiry.extensionDue): by
-   * a touch, or, once its stored lastAccessedAt is a whole idle interval old,
-   * by a write that refreshes it.
+   * An unchanged session is extended when due (see IdleRules.extensionDue):
+   * by a touch, or, once its stored lastAccessedAt is a whole idle interval
+   * old, by a write that refreshes it.
    */
-  async #extend (state: SessionState, now: number, lastExtension: number, how: { deferred: boolean, local: LocalRecord | null }, log: FastifyBaseLogger): Promise<boolean> {
-    const { expiry, ring } = this.#parts
+  async #extend (state: SessionState, now: number, lastExtension: number, how: Handling, log: FastifyBaseLogger): Promise<Persisted> {
+    const idle = state.lifetimes.idle
     const id = state.id as string
-    if (!expiry.extensionDue(lastExtension, now, state.forceTouch, ring.changedAt)) return false
-    if (expiry.refreshDue(state.lastAccessedAt, now)) {
-      return await this.#write(state, this.#currentBytes(state), now, { ...how, refresh: true }, log)
-    }
+    if (!idle.extensionDue(lastExtension, now, state.forceTouch, this.#parts.ring.changedAt)) return NOTHING_DUE
+    if (idle.refreshDue(state.lastAccessedAt, now)) return await this.#write(state, this.#currentBytes(state), now, true, how, log)
     // A copy written again is the value as stored: the same lastAccessedAt and attribute bytes
     const storedValue = (): string => this.#encode(state, id, this.#currentBytes(state), state.lastAccessedAt)
-    const touch = (): Promise<boolean> => this.#copies.touch(id, state.nodeId as string, storedValue, log)
-    const record = (): void => { if (how.local !== null) how.local.extendedAt = now; else this.#lastTouch.set(id, now) }
+    const touch = (): Promise<boolean> => this.#copies.touch(id, state.nodeId as string, idle.lifetime, storedValue, log)
+    const record = (): void => { if (how.local !== null) how.local.extendedAt = now; else this.#parts.touches.record(id, now) }
     if (how.deferred) {
       // Recorded when queued, so that the session's next requests do not queue it again
       record()
       await (this.#parts.queue as WriteQueue).enqueue(id, async () => { await touch() })
-      return true
+      return TOUCHED
     }
-    const touched = await touch()
-    if (touched) record()
-    return touched
+    if (!await touch()) return TOUCH_FAILED
+    record()
+    return TOUCHED
   }
 
   /**
    * Writes the session now, or queues the write. The value is encoded now in
    * both cases, so the size limit always fails the request.
    */
-  async #write (state: SessionState, bytes: Buffer, now: number, how: { deferred: boolean, refresh: boolean, local: LocalRecord | null }, log: FastifyBaseLogger): Promise<boolean> {
-    const write = this.#prepare(state, bytes, now, how.refresh)
-    this.#lastTouch.delete(write.id)
+  async #write (state: SessionState, bytes: Buffer, now: number, refresh: boolean, how: Handling, log: FastifyBaseLogger): Promise<Persisted> {
+    const write = this.#prepare(state, bytes, now, refresh)
+    this.#parts.touches.forget(write.id)
     if (how.local !== null) Object.assign(how.local, { storedBytes: bytes, storedAt: now, extendedAt: now })
     if (how.deferred) {
-      state.modified = true
-      state.saved = true
       await (this.#parts.queue as WriteQueue).enqueue(write.id, async () => {
         await this.#settle(write, await this.#store(write, this.#parts.log), this.#parts.log)
       })
-      return true
+      return { done: 'written', at: null, bytes, movedTo: null }
     }
     const outcome = await this.#failOver(state, write, bytes, now, log, await this.#store(write, log))
-    const saved = await this.#settle(write, outcome, log)
-    // Sticky mode serves the session from the process: a failed write is counted and logged, as a queued one is
-    if (!saved && how.local !== null) return false
-    if (!saved) {
-      state.sendCookie = false
-      if (outcome !== GONE) this.storeFailed()
-      return false
+    if (await this.#settle(write, outcome, log)) {
+      const moved = write.id === state.id ? null : { id: write.id, nodeId: write.nodeId }
+      return { done: 'written', at: now, bytes, movedTo: moved }
     }
-    state.modified = true
-    state.saved = true
-    state.lastAccessedAt = now
-    return true
+    // Sticky mode serves the session from the process: a failed write is counted and logged, as a queued one is
+    if (how.local !== null) return NOT_WRITTEN.held
+    return outcome === GONE ? NOT_WRITTEN.gone : NOT_WRITTEN.failed
   }
 
   #prepare (state: SessionState, bytes: Buffer, now: number, refresh: boolean): Write {
@@ -200,49 +203,46 @@ export class SessionPersistence {
       id,
       nodeId: state.nodeId as string,
       value: this.#encode(state, id, bytes, now),
-      // Loaded sessions are written with replace: a concurrent destroy() or regenerate() is not
+      lifetime: state.lifetimes.idle.lifetime,
+      // Loaded sessions are rewritten with replace: a concurrent destroy() or regenerate() is not
       // undone. Sticky mode holds the session in the process: a copy memcached lost is written again
-      onlyIfPresent: state.loadedFromPrimary && !state.forceWrite && this.#parts.sticky === null,
+      rewrite: state.loadedFromPrimary && !state.forceWrite && this.#parts.sticky === null,
       isNew: state.isNew,
       regenerated: state.forceWrite && !state.isNew,
       refresh,
       primaryFailed: false,
-      afterSave: state.afterSave.splice(0)
+      afterSave: takeAfterSave(state)
     }
   }
 
   /**
-   * A write whose primary failed is stored again where failoverLocation says (write.ts), before
-   * the response. Sticky mode holds the session in the process: its next request moves it.
+   * A write whose primary failed is stored again where failoverLocation says
+   * (write.ts), before the response; `write` then names the new location.
+   * Sticky mode holds the session in the process: its next request moves it.
    */
   async #failOver (state: SessionState, write: Write, bytes: Buffer, now: number, log: FastifyBaseLogger, outcome: StoreOutcome): Promise<StoreOutcome> {
     const location = this.#parts.sticky !== null && !state.isNew ? null : failoverLocation(this.#parts, write, outcome)
     if (location === null) return outcome
-    const previous = { ...write }
-    state.id = write.id = location.id
-    state.nodeId = write.nodeId = location.nodeId
-    write.value = this.#encode(state, location.id, bytes, now)
-    write.onlyIfPresent = false
-    const moved = await this.#store(write, log)
-    if (moved === null && !state.isNew) {
+    const moved: Write = { ...write, ...location, value: this.#encode(state, location.id, bytes, now), rewrite: false }
+    const movedOutcome = await this.#store(moved, log)
+    if (movedOutcome === null && !state.isNew) {
       this.#parts.counters.relocated++
-      state.sendCookie = true
-      log.warn({ session: this.#parts.hashId(write.id), from: this.#parts.hashId(previous.id) }, 'fastify-msm: primary failed during the write; the session moved to a new id')
+      log.warn({ session: this.#parts.hashId(moved.id), from: this.#parts.hashId(write.id) }, 'fastify-msm: primary failed during the write; the session moved to a new id')
     }
-    if (moved === null || outcome !== null) return moved
     // Not moved: the backup copies hold the write under its old id, and its next request relocates it
-    Object.assign(write, previous)
-    state.id = previous.id
-    state.nodeId = previous.nodeId
-    return null
+    if (movedOutcome !== null && outcome === null) return null
+    Object.assign(write, moved)
+    return movedOutcome
   }
 
   /** Stores both copies; resolves with null, GONE, or the error when no copy was stored. */
   async #store (write: Write, log: FastifyBaseLogger): Promise<StoreOutcome> {
-    const { store, expiry, timings, counters, hashId } = this.#parts
+    const { store, timings, counters, hashId } = this.#parts
     const started = timings.start()
     try {
-      const stored = await store.save(write.id, write.nodeId, write.value, expiry.lifetime, write.onlyIfPresent)
+      const stored = write.rewrite
+        ? await store.rewrite(write.id, write.nodeId, write.value, write.lifetime)
+        : await store.write(write.id, write.nodeId, write.value, write.lifetime)
       timings.since('save', started)
       if (stored.gone) return GONE
       write.primaryFailed = !stored.primary
@@ -283,7 +283,9 @@ export class SessionPersistence {
   #encode (state: SessionState, id: string, attributesBytes: Buffer, now: number): string {
     const { codec, timings, counters, config } = this.#parts
     const started = timings.start()
-    const value = codec.encodeValue({ id, createdAt: state.createdAt, lastAccessedAt: now, maxInactiveInterval: config.maxInactiveInterval }, attributesBytes)
+    const { idle, ownMaxInactiveInterval, ownCookieMaxAge } = state.lifetimes
+    const meta = { id, createdAt: state.createdAt, lastAccessedAt: now, maxInactiveInterval: idle.maxInactiveInterval, ownMaxInactiveInterval, ownCookieMaxAge }
+    const value = codec.encodeValue(meta, attributesBytes)
     timings.since('serialize', started)
     if (value.length > config.maxSessionSize) {
       counters.oversized++
@@ -291,10 +293,5 @@ export class SessionPersistence {
     }
     timings.size(value.length)
     return value
-  }
-
-  /** storeFailurePolicy: 'continue' has logged and counted already; 'fail' answers 503. */
-  storeFailed (): void {
-    if (this.#parts.config.storeFailurePolicy === 'fail') throw new FST_MSM_STORE_UNAVAILABLE()
   }
 }

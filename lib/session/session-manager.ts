@@ -8,19 +8,22 @@ import { FST_MSM_LOCK_TIMEOUT } from '../errors.js'
 import type { ParsedSessionId } from '../ids/session-id.js'
 import { disabledSession, Session } from './session.js'
 import { createState, isUninitialized, kState, mayHaveChanged, type SessionState } from './session-state.js'
+import { adoptLoaded, holdLease, markCookieCame, markFinished, markForRepair, markUnavailable, markWritten, movedByWrite, resendCookie, takeLease, whenStored, withholdCookie } from './state-changes.js'
 import { withAttributeProperties } from './tracking.js'
 import type { CookieRead } from './cookie.js'
-import type { Expiry } from './expiry.js'
 import { debug } from '../ids/log-id.js'
 import { type ServicesParts, SessionServices } from './session-services.js'
+import { extended, type Persisted } from './write.js'
+import type { MsmCounters } from '../types/index.js'
 
 export interface ManagerParts extends ServicesParts {
   config: ServicesParts['config'] & Pick<MsmConfig, 'ignore' | 'lockTimeout' | 'lockTimeoutPolicy'>
   locator: SessionLocator
-  expiry: Expiry
   lockPolicy: LockPolicy
   locks: SessionLocks
   timings: Timings
+  counters: MsmCounters
+  hashId: (id: string) => string
 }
 
 /**
@@ -58,16 +61,16 @@ export class SessionManager {
       request.session = ignored
       return
     }
-    const state = createState(this.#host, Date.now(), request.protocol === 'https')
+    const state = createState(this.#host, Date.now(), request.protocol === 'https', this.#parts.expiry.defaults)
     request.session = withAttributeProperties(new Session(state))
     if (!this.enabled) {
       // Disabled: a request-local session that is never stored, and no cookie is touched
-      state.finished = true
+      markFinished(state)
       counters.requestsBypassed++
       return
     }
     const read = cookie.read(request)
-    state.cookieSent = read.present
+    if (read.present) markCookieCame(state)
     if (read.parsed === null) {
       counters.requestsWithoutSession++
       return
@@ -87,7 +90,7 @@ export class SessionManager {
     if (!(session instanceof Session)) return payload
     const state = session[kState]
     if (state.finished) return payload
-    state.finished = true
+    markFinished(state)
     try {
       await this.#finish(state, request, reply)
     } finally {
@@ -99,8 +102,7 @@ export class SessionManager {
 
   /** Releases the lock this request holds, if it holds one. */
   async #release (state: SessionState): Promise<void> {
-    const lease = state.lease
-    state.lease = null
+    const lease = takeLease(state)
     if (lease !== null) await this.#parts.locks.release(lease)
   }
 
@@ -144,7 +146,7 @@ export class SessionManager {
     const outcome = await locks.acquire(location.id, location.nodeId)
     if (outcome.status !== 'unavailable' && timings.enabled) timings.histograms.lockWait.record(outcome.waitedMs)
     if (outcome.status === 'acquired') {
-      state.lease = outcome.lease
+      holdLease(state, outcome.lease)
       return
     }
     if (outcome.status === 'unavailable') {
@@ -158,7 +160,7 @@ export class SessionManager {
       return
     }
     // Nothing of this session may be written by a request that did not get its lock
-    state.finished = true
+    markFinished(state)
     reply.header('retry-after', '1')
     throw new FST_MSM_LOCK_TIMEOUT(config.lockTimeout)
   }
@@ -168,16 +170,18 @@ export class SessionManager {
     const parsed = cookie.parsed as ParsedSessionId
     switch (outcome.status) {
       case 'found': {
-        const { meta } = outcome.session
+        const { session, location } = outcome
         const now = Date.now()
-        if (expiry.isStoredPastIdleLimit(meta.lastAccessedAt, now) || expiry.isPastMaxAge(meta.createdAt, now)) {
+        const idle = expiry.idleRules(session.meta.ownMaxInactiveInterval)
+        if (idle.isStoredPastIdleLimit(session.meta.lastAccessedAt, now) || expiry.isPastMaxAge(session.meta.createdAt, now)) {
           counters.expired++
-          await this.remove(outcome.location.id, outcome.location.nodeId)
+          await this.remove(location.id, location.nodeId)
           break
         }
-        this.#adopt(state, outcome)
-        debug(request.log, hashId, outcome.location.id, `fastify-msm: session loaded (${outcome.how})`)
-        state.sendCookie = cookie.renew || outcome.location.movedFrom !== null
+        // Also when the old id's request finds it already moved: a write must not re-create it after a destroy
+        adoptLoaded(state, location.id, location.nodeId, session, outcome.how === 'primary')
+        debug(request.log, hashId, location.id, `fastify-msm: session loaded (${outcome.how})`)
+        if (cookie.renew || location.movedFrom !== null) resendCookie(state)
         this.#noteRecovery(state, outcome, request)
         counters.loaded++
         counters.requestsWithSession++
@@ -197,25 +201,9 @@ export class SessionManager {
       default:
         counters.loadFailures++
         request.log.error({ session: hashId(parsed.id), err: outcome.error }, 'fastify-msm: could not load the session; it will not be overwritten by this request')
-        state.id = parsed.id
-        state.nodeId = parsed.nodeId
-        state.isNew = false
-        state.unavailable = true
+        markUnavailable(state, parsed.id, parsed.nodeId)
     }
     counters.requestsWithoutSession++
-  }
-
-  #adopt (state: SessionState, outcome: ReadOutcome & { status: 'found' }): void {
-    const { session, location } = outcome
-    state.id = location.id
-    state.nodeId = location.nodeId
-    state.isNew = false
-    state.attributes = session.attributes
-    state.createdAt = session.meta.createdAt
-    state.lastAccessedAt = session.meta.lastAccessedAt
-    state.loadedBytes = session.attributesBytes
-    // Also when the old id's request finds it already moved: a write must not re-create it after a destroy
-    state.loadedFromPrimary = outcome.how === 'primary'
   }
 
   /** A session read from a backup copy is written back at once, under its (new) id. */
@@ -223,8 +211,7 @@ export class SessionManager {
     if (outcome.how === 'primary') return
     const { counters, store, hashId } = this.#parts
     counters.loadedFromBackup++
-    state.forceWrite = true
-    state.repair = true
+    markForRepair(state)
     const session = hashId(outcome.location.id)
     if (outcome.how === 'restored') {
       counters.restored++
@@ -234,7 +221,7 @@ export class SessionManager {
     const from = outcome.location.movedFrom as ParsedSessionId
     counters.relocated++
     const backupNode = outcome.backupNode
-    if (backupNode !== null) state.afterSave.push(() => store.deleteBackupCopy(from.id, backupNode))
+    if (backupNode !== null) whenStored(state, () => store.deleteBackupCopy(from.id, backupNode))
     request.log.warn({ session, from: hashId(from.id), fromNode: from.nodeId, toNode: outcome.location.nodeId }, 'fastify-msm: session relocated from its backup to a new id')
   }
 
@@ -254,9 +241,21 @@ export class SessionManager {
       }
       return
     }
-    const extended = await persistence.finish(state, request.log)
+    const persisted = await persistence.finish(state, request.log)
+    this.#settle(state, persisted)
     // A cookie with a maxAge rolls with the session's lifetime in memcached
-    if (extended && (cookie.rolls || state.cookieMaxAgeMs !== null)) state.sendCookie = true
-    if (state.sendCookie) cookie.set(reply, state.id, state.cookieMaxAgeMs, state.https)
+    if (extended(persisted) && cookie.rolls(state.lifetimes.ownCookieMaxAge)) resendCookie(state)
+    if (state.sendCookie) cookie.set(reply, state.id as string, state.lifetimes.ownCookieMaxAge, state.https)
+    if (persisted.done === 'not-written' && persisted.why === 'failed') persistence.storeFailed()
+  }
+
+  /** What the end-of-request write did, in the session's state; a session no node stored gets no cookie. */
+  #settle (state: SessionState, persisted: Persisted): void {
+    if (persisted.done === 'written') {
+      markWritten(state, persisted.at)
+      if (persisted.movedTo !== null) movedByWrite(state, persisted.movedTo.id, persisted.movedTo.nodeId)
+    } else if (persisted.done === 'not-written' && persisted.why !== 'held') {
+      withholdCookie(state)
+    }
   }
 }

@@ -1,15 +1,17 @@
 import type { Attributes } from '../types/index.js'
 import type { NodeRing } from '../cluster/node-ring.js'
 import { formatSessionId, generateRandomPart } from '../ids/session-id.js'
-import { type CookieAttributes, markStored, type SessionHost, type SessionState } from './session-state.js'
+import { type CookieAttributes, isUninitialized, type SessionHost, type SessionState } from './session-state.js'
+import { markSavedAsIs, markSavedNow, movedByWrite, reloaded, resetEmpty, replaceAttributes } from './state-changes.js'
 import type { FastifyBaseLogger } from 'fastify'
 import type { MsmConfig } from '../options/index.js'
-import type { MsmCounters } from '../types/index.js'
 import type { SessionStore } from '../store/session-store.js'
 import type { SessionCodec } from '../serialization/codec-format.js'
 import type { SessionCookie } from './cookie.js'
 import type { SessionPersistence } from './persistence.js'
 import type { StickyStrategy } from './sticky-strategy.js'
+import type { Expiry, Lifetimes } from './expiry.js'
+import type { SessionRemover } from './session-remover.js'
 
 export interface ServicesParts {
   config: Pick<MsmConfig, 'route'>
@@ -18,11 +20,11 @@ export interface ServicesParts {
   codec: SessionCodec
   cookie: SessionCookie
   persistence: SessionPersistence
+  expiry: Expiry
+  remover: SessionRemover
   /** Sticky mode only. */
   sticky: StickyStrategy | null
-  counters: MsmCounters
   log: FastifyBaseLogger
-  hashId: (id: string) => string
 }
 
 /** A fresh id on a random available node (any configured node when none is up). */
@@ -60,6 +62,14 @@ export class SessionServices implements SessionHost {
     return this.#parts.codec.emptyAttributes()
   }
 
+  lifetimes (own: Pick<Lifetimes, 'ownMaxInactiveInterval' | 'ownCookieMaxAge'>): Lifetimes {
+    return this.#parts.expiry.lifetimes(own.ownMaxInactiveInterval, own.ownCookieMaxAge)
+  }
+
+  get configuredTouchInterval (): number | null {
+    return this.#parts.expiry.configuredTouchInterval
+  }
+
   get cookie (): CookieAttributes {
     return this.#parts.cookie.attributes
   }
@@ -72,44 +82,35 @@ export class SessionServices implements SessionHost {
     return this.#parts.persistence.hasChanged(state)
   }
 
+  /** session.save(): rejects with FST_MSM_STORE_UNAVAILABLE, deciding nothing about the cookie, when no copy was stored. */
   async save (state: SessionState): Promise<void> {
-    await this.#parts.persistence.saveNow(state, this.#parts.log)
+    if (state.id === null || isUninitialized(state)) return
+    const persisted = await this.#parts.persistence.saveNow(state, this.#parts.log)
+    if (persisted.done !== 'written') {
+      markSavedAsIs(state)
+      return
+    }
+    markSavedNow(state, persisted.bytes, persisted.at as number)
+    if (persisted.movedTo !== null) movedByWrite(state, persisted.movedTo.id, persisted.movedTo.nodeId)
   }
 
   /** session.reload(): the stored session replaces this request's copy; a missing one leaves it empty. */
   async reload (state: SessionState): Promise<void> {
-    const { store, codec } = this.#parts
-    state.proxies = null
+    const { store } = this.#parts
     if (state.id === null || state.isNew) {
-      state.attributes = codec.emptyAttributes()
-      state.dirty = false
-      state.handedOut = null
+      replaceAttributes(state, this.emptyAttributes())
       return
     }
     const read = await store.readPrimary(state.id, state.nodeId as string)
     if (read.status === 'failed') throw read.error
     const decoded = read.status === 'value' ? await store.decode(read.raw, state.id) : null
-    if (decoded?.ok === true) {
-      state.attributes = decoded.session.attributes
-      state.lastAccessedAt = decoded.session.meta.lastAccessedAt
-      markStored(state, decoded.session.attributesBytes)
-    } else {
-      state.attributes = codec.emptyAttributes()
-      markStored(state, null)
-      state.isNew = true
-    }
+    if (decoded?.ok === true) reloaded(state, decoded.session)
+    else resetEmpty(state)
   }
 
+  /** Deletes a session's stored copies, and forgets what this process holds of it. Never rejects. */
   async remove (id: string, nodeId: string): Promise<void> {
-    const { persistence, sticky, store, counters, log, hashId } = this.#parts
-    persistence.forget(id)
-    sticky?.forget(id)
-    try {
-      await store.delete(id, nodeId)
-      counters.deleted++
-    } catch (error) {
-      counters.deleteFailures++
-      log.error({ session: hashId(id), err: error }, 'fastify-msm: could not delete a session')
-    }
+    this.#parts.sticky?.forget(id)
+    await this.#parts.remover.remove(id, nodeId)
   }
 }

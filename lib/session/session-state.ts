@@ -1,5 +1,7 @@
 import type { Attributes } from '../types/index.js'
 import type { Lease } from '../locking/session-lock.js'
+import type { SessionMeta } from '../serialization/codec-format.js'
+import type { Lifetimes } from './expiry.js'
 
 /** @internal Internal state of a session, reachable by the plugin through a Symbol only. */
 export const kState = Symbol('fastify-msm.session.state')
@@ -14,6 +16,10 @@ export interface SessionHost {
   validate: (key: string, value: unknown) => void
   /** The attributes of a new session. */
   emptyAttributes: () => Attributes
+  /** The lifetimes of a session with these values of its own (see Expiry.lifetimes). */
+  lifetimes: (own: Pick<Lifetimes, 'ownMaxInactiveInterval' | 'ownCookieMaxAge'>) => Lifetimes
+  /** The touchInterval the plugin was given, which a session's own maxInactiveInterval must exceed; null when none was. */
+  configuredTouchInterval: number | null
   /** Writes the session now (session.save()); rejects when no copy was stored. */
   save: (state: SessionState) => Promise<void>
   /** Reads the session again from memcached (session.reload()). */
@@ -36,7 +42,11 @@ export interface CookieAttributes {
   maxAge?: number
 }
 
-/** @internal */
+/**
+ * @internal One request's session. Fields are read anywhere in lib/session,
+ * but changed only through the functions of state-changes.ts, each named
+ * after what happened to the session.
+ */
 export interface SessionState {
   host: SessionHost
   /** null until the session gets an id: when it is first written to, or sessionId is read. */
@@ -47,6 +57,9 @@ export interface SessionState {
   attributes: Attributes
   createdAt: number
   lastAccessedAt: number
+  /** The session's lifetimes now, and as they were loaded or last written. */
+  lifetimes: Lifetimes
+  storedLifetimes: Lifetimes
   /** Avro bytes of the attributes as loaded or last written. */
   loadedBytes: Buffer | null
   /** An attribute was set or deleted, directly or inside an object read from the session. */
@@ -58,7 +71,10 @@ export interface SessionState {
   handedOut: Set<string> | null
   /** Tracking proxies of the objects read, so that repeated reads give the same one; also their scope (destroy() and reload() start a new one). */
   proxies: WeakMap<object, object> | null
-  /** Written even if the attributes did not change: new id, regenerate. */
+  /**
+   * Written even if the attributes did not change, with `set`: the session's
+   * id is not (yet) stored under it (a new id, a move, a copy restored).
+   */
   forceWrite: boolean
   /**
    * A node fault moved the session or cost it a copy: its write is done
@@ -69,10 +85,8 @@ export interface SessionState {
   forceTouch: boolean
   /** The id came in a cookie; the cookie must be cleared when the session is destroyed. */
   cookieSent: boolean
-  /** The cookie must be sent again (new id, or signed with an old secret). */
+  /** The cookie must be sent again (new id, new lifetime, or signed with an old secret). */
   sendCookie: boolean
-  /** session.options({ maxAge }) or session.cookie.maxAge = ms: this session's cookie lifetime. */
-  cookieMaxAgeMs: number | null
   /** The request came over HTTPS (cookie.secure 'auto'). */
   https: boolean
   destroyed: boolean
@@ -97,21 +111,36 @@ export interface SessionState {
   localId: string | null
 }
 
+/** @internal What a stored session brings into a request: from memcached, or held by the process (sticky). */
+export interface StoredSession {
+  attributes: Attributes
+  /** The attribute bytes as stored; null when they were written with another schema. */
+  attributesBytes: Buffer | null
+  meta: Pick<SessionMeta, 'createdAt' | 'lastAccessedAt' | 'ownMaxInactiveInterval' | 'ownCookieMaxAge'>
+}
+
 /** @internal An attribute was set or deleted, or a Date was read (it may have been changed in place). */
 export function mayHaveChanged (state: SessionState): boolean {
   return state.dirty || state.handedOut !== null
 }
 
+/** @internal The session's own lifetimes differ from those stored: it must be written. */
+export function lifetimesChanged (state: SessionState): boolean {
+  const { lifetimes, storedLifetimes } = state
+  return lifetimes !== storedLifetimes &&
+    (lifetimes.ownMaxInactiveInterval !== storedLifetimes.ownMaxInactiveInterval || lifetimes.ownCookieMaxAge !== storedLifetimes.ownCookieMaxAge)
+}
+
 /**
  * @internal A new session that holds nothing: it is never stored and gets no
- * cookie (@fastify/session's saveUninitialized: false).
+ * cookie (@fastify/session's saveUninitialized: false), whatever its lifetimes.
  */
 export function isUninitialized (state: SessionState): boolean {
   return state.isNew && !state.forceWrite && !mayHaveChanged(state)
 }
 
-/** @internal */
-export function createState (host: SessionHost, now: number, https = false): SessionState {
+/** @internal A request's session before anything is known of it. */
+export function createState (host: SessionHost, now: number, https: boolean, lifetimes: Lifetimes): SessionState {
   return {
     host,
     id: null,
@@ -120,6 +149,8 @@ export function createState (host: SessionHost, now: number, https = false): Ses
     attributes: host.emptyAttributes(),
     createdAt: now,
     lastAccessedAt: now,
+    lifetimes,
+    storedLifetimes: lifetimes,
     loadedBytes: null,
     dirty: false,
     handedOut: null,
@@ -129,7 +160,6 @@ export function createState (host: SessionHost, now: number, https = false): Ses
     forceTouch: false,
     cookieSent: false,
     sendCookie: false,
-    cookieMaxAgeMs: null,
     https,
     destroyed: false,
     unavailable: false,
@@ -141,27 +171,4 @@ export function createState (host: SessionHost, now: number, https = false): Ses
     afterSave: [],
     localId: null
   }
-}
-
-/**
- * @internal The state now matches the stored session (after a save or a
- * reload): nothing is pending.
- */
-export function markStored (state: SessionState, attributesBytes: Buffer | null): void {
-  state.loadedBytes = attributesBytes
-  state.dirty = false
-  state.handedOut = null
-  state.forceWrite = false
-  state.isNew = false
-  state.unavailable = false
-}
-
-/** @internal A new id (and node); the session is written under it, and its cookie sent. */
-export function assignNewId (state: SessionState): void {
-  const { id, nodeId } = state.host.newId()
-  state.id = id
-  state.nodeId = nodeId
-  state.forceWrite = true
-  state.sendCookie = true
-  state.unavailable = false
 }

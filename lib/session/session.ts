@@ -1,7 +1,9 @@
 import type { Attributes, SessionData, SessionKey, SessionValue, SessionValueOf } from '../types/index.js'
 import { FST_MSM_SESSION_DISABLED, FST_MSM_VALUE_UNSUPPORTED } from '../errors.js'
-import { assignNewId, kState, markStored, type SessionState } from './session-state.js'
-import { SessionCookieView, setCookieMaxAge } from './cookie-view.js'
+import { kState, type SessionState } from './session-state.js'
+import { assignNewId, giveId, markDestroyed, markDirty, markWritable, regenerated, renew, requestTouch, setLifetimes } from './state-changes.js'
+import { checkMaxInactiveInterval } from '../options/lifetimes.js'
+import { SessionCookieView, setOwnCookieMaxAge } from './cookie-view.js'
 import { tracked, unwrap } from './tracking.js'
 import { readAttribute } from '../serialization/lazy-attributes.js'
 
@@ -42,10 +44,9 @@ export class Session {
     const state = this[kState]
     if (state.id === null) {
       const { id, nodeId } = state.host.newId()
-      state.id = id
-      state.nodeId = nodeId
+      giveId(state, id, nodeId)
     }
-    return state.id
+    return state.id as string
   }
 
   /** The cookie value: the id signed with @fastify/cookie's secret when it has one. */
@@ -85,7 +86,7 @@ export class Session {
     const raw = unwrap(value)
     state.host.validate(key, raw)
     state.attributes[key] = raw as Attributes[string]
-    state.dirty = true
+    markDirty(state)
     prepareWrite(state)
     return this
   }
@@ -94,20 +95,42 @@ export class Session {
     const state = this[kState]
     if (Object.hasOwn(state.attributes, key)) {
       delete state.attributes[key]
-      state.dirty = true
+      markDirty(state)
     }
     return this
   }
 
   /** Extends the session's lifetime in memcached now, even within touchInterval, and renews a cookie that has a maxAge. */
   touch (): this {
-    this[kState].forceTouch = true
+    requestTouch(this[kState])
     return this
   }
 
-  /** This session's cookie lifetime, in milliseconds as in @fastify/session. */
-  options (options: { maxAge?: number }): void {
-    if (options.maxAge !== undefined) setCookieMaxAge(this[kState], options.maxAge)
+  /**
+   * This session's cookie lifetime, in milliseconds as in @fastify/session
+   * (null: a browser-session cookie). It is stored with the session: every
+   * later response that sends the cookie, on any instance, uses it. Without
+   * maxAge nothing changes.
+   */
+  options (options: { maxAge?: number | null }): void {
+    if (options.maxAge !== undefined) setOwnCookieMaxAge(this[kState], options.maxAge, 'session.options({ maxAge })')
+  }
+
+  /**
+   * This session's idle timeout in seconds, as in the Servlet API: the
+   * plugin's `maxInactiveInterval` until set. Setting it changes this
+   * session's timeout from this request on; it is stored with the session
+   * and followed by every instance. Throws FST_MSM_OPTION_INVALID for a value
+   * the option would refuse.
+   */
+  get maxInactiveInterval (): number {
+    return this[kState].lifetimes.idle.maxInactiveInterval
+  }
+
+  set maxInactiveInterval (seconds: number) {
+    const state = this[kState]
+    const own = checkMaxInactiveInterval(seconds, 'session.maxInactiveInterval', state.host.configuredTouchInterval)
+    setLifetimes(state, state.host.lifetimes({ ownMaxInactiveInterval: own, ownCookieMaxAge: state.lifetimes.ownCookieMaxAge }))
   }
 
   /** True when the attributes changed since they were loaded or last saved. */
@@ -123,7 +146,9 @@ export class Session {
 
   /**
    * @fastify/session's regenerate: a new id, and every attribute dropped
-   * except `keep`. The old copies are deleted. For a new id that keeps all
+   * except `keep`; its idle timeout goes back to the plugin's
+   * maxInactiveInterval, its cookie lifetime stays (as in @fastify/session).
+   * The old copies are deleted. For a new id that keeps all
    * data (session fixation protection at login), use changeSessionId().
    */
   regenerate (keep?: readonly string[] | SessionCallback, callback?: SessionCallback): Promise<void> {
@@ -135,24 +160,20 @@ export class Session {
         if (Object.hasOwn(state.attributes, field)) kept[field] = state.attributes[field] as Attributes[string]
       }
       await this.changeSessionId()
-      // Values read before stay tracked: those kept are still the session's
-      state.attributes = kept
-      state.handedOut = null
+      regenerated(state, kept)
     })
   }
 
   /**
-   * Moves the session to a new id, keeping its data, and deletes the old copies
-   * from both nodes. Call it at login, against session fixation.
+   * Moves the session to a new id, keeping its data and its own lifetimes,
+   * and deletes the old copies from both nodes. Call it at login, against
+   * session fixation.
    */
   changeSessionId (callback?: SessionCallback): Promise<void> {
     return withCallback(callback, async () => {
       const state = this[kState]
       const old = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
-      assignNewId(state)
-      // A new id is a new session for the absolute timeout (maxAge) too
-      state.createdAt = Date.now()
-      state.modified = true
+      renew(state, Date.now())
       if (old !== null) await state.host.remove(old.id, old.nodeId)
     })
   }
@@ -162,15 +183,7 @@ export class Session {
     return withCallback(callback, async () => {
       const state = this[kState]
       const stored = state.id !== null && !state.isNew ? { id: state.id, nodeId: state.nodeId as string } : null
-      state.attributes = state.host.emptyAttributes()
-      state.id = null
-      state.nodeId = null
-      markStored(state, null)
-      state.isNew = true
-      state.proxies = null
-      state.sendCookie = false
-      state.destroyed = true
-      state.modified = true
+      markDestroyed(state)
       if (stored !== null) await state.host.remove(stored.id, stored.nodeId)
     })
   }
@@ -193,11 +206,7 @@ export class Session {
 /** A session that holds data is written under an id; a new one gets its id and cookie now. */
 function prepareWrite (state: SessionState): void {
   if (state.id === null) assignNewId(state)
-  else if (state.isNew && !state.forceWrite) {
-    // Its id was handed out by sessionId before it held data
-    state.forceWrite = true
-    state.sendCookie = true
-  }
+  else if (state.isNew) markWritable(state)
 }
 
 /** Runs `work`; with a callback, the callback gets the outcome and the promise never rejects. */
@@ -213,6 +222,6 @@ const PUBLIC_MEMBERS = Object.getOwnPropertyNames(Session.prototype).filter((nam
 export function disabledSession (reason: string): Session {
   const fail = (): never => { throw new FST_MSM_SESSION_DISABLED(reason) }
   const stand = {}
-  for (const member of PUBLIC_MEMBERS) Object.defineProperty(stand, member, { get: fail })
+  for (const member of PUBLIC_MEMBERS) Object.defineProperty(stand, member, { get: fail, set: fail })
   return Object.freeze(stand) as Session
 }

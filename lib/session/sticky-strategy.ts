@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { ParsedSessionId } from '../ids/session-id.js'
 import type { SessionState } from './session-state.js'
+import type { Lifetimes } from './expiry.js'
 
 /** What sticky mode remembers of a session it holds, for its writes and touches. */
 export interface LocalRecord {
@@ -9,6 +10,14 @@ export interface LocalRecord {
   /** The attribute bytes and time of the last write sent to memcached. */
   storedBytes: Buffer
   storedAt: number
+}
+
+/** A session held in this process, as a request adopts it (state-changes.ts adoptHeld). */
+export interface HeldSession extends LocalRecord {
+  nodeId: string
+  createdAt: number
+  /** Its lifetimes as stored (shared and immutable). */
+  lifetimes: Lifetimes
 }
 
 /**
@@ -21,11 +30,12 @@ export interface StickyStrategy {
   open: (state: SessionState, parsed: ParsedSessionId) => Promise<boolean>
   /** A session just loaded from memcached: take it over from another route, move it off an unfit node. */
   claim: (state: SessionState, parsed: ParsedSessionId, request: FastifyRequest) => void
+  /** Holds the session in this process under its current id, after a request that writes it as `bytes`. */
+  keepWritten: (state: SessionState, bytes: Buffer, now: number) => LocalRecord
   /**
-   * Holds the session in this process under its current id, after the
-   * request. `changed`: the request writes the session (else a copy held
-   * since by a concurrent request of this process may be newer).
+   * Holds the session after a request that only read it. A copy held since
+   * by a concurrent request of this process may be newer: it is kept then.
    */
-  keep: (state: SessionState, storedBytes: () => Buffer, now: number, changed: boolean) => LocalRecord
+  keepRead: (state: SessionState, bytesOf: (state: SessionState) => Buffer, now: number) => LocalRecord
   forget: (id: string) => void
 }

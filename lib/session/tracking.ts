@@ -1,5 +1,6 @@
 import { FST_MSM_RESERVED_NAME } from '../errors.js'
 import { kState, type SessionState } from './session-state.js'
+import { markDirty, markHandedOut, proxiesOf } from './state-changes.js'
 
 /** Each tracking proxy and the object it watches. */
 const targets = new WeakMap<object, object>()
@@ -19,8 +20,7 @@ export function unwrap<T> (value: T): T {
  */
 export function tracked (state: SessionState, key: string, value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value
-  state.proxies ??= new WeakMap()
-  return watched(state.proxies, state, key, value)
+  return watched(proxiesOf(state), state, key, value)
 }
 
 /**
@@ -31,7 +31,7 @@ export function tracked (state: SessionState, key: string, value: unknown): unkn
 function watched (scope: WeakMap<object, object>, state: SessionState, key: string, value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value
   if (value instanceof Date) {
-    if (state.proxies === scope) (state.handedOut ??= new Set()).add(key)
+    if (state.proxies === scope) markHandedOut(state, key)
     return value
   }
   let proxy = scope.get(value)
@@ -45,7 +45,7 @@ function watched (scope: WeakMap<object, object>, state: SessionState, key: stri
 
 function trackingHandler (scope: WeakMap<object, object>, state: SessionState, key: string): ProxyHandler<object> {
   const changed = (): void => {
-    if (state.proxies === scope) state.dirty = true
+    if (state.proxies === scope) markDirty(state)
   }
   return {
     get (target, property) {
@@ -94,13 +94,25 @@ function reserved (target: AttributeAccess, property: string | symbol): boolean 
   return typeof property === 'symbol' || property in target || property === 'then'
 }
 
+function hasSetter (target: object, property: string | symbol): boolean {
+  for (let owner = Object.getPrototypeOf(target) as object | null; owner !== null; owner = Object.getPrototypeOf(owner) as object | null) {
+    const descriptor = Object.getOwnPropertyDescriptor(owner, property)
+    if (descriptor !== undefined) return descriptor.set !== undefined
+  }
+  return false
+}
+
 const SESSION_VIEW: ProxyHandler<AttributeAccess> = {
   get (target, property, receiver) {
     if (typeof property === 'symbol' || property in target) return Reflect.get(target, property, receiver)
     return target.get(property)
   },
   set (target, property, value) {
-    if (reserved(target, property)) throw new FST_MSM_RESERVED_NAME(String(property), String(property))
+    if (reserved(target, property)) {
+      // An accessor of the API (session.maxInactiveInterval) is set as such
+      if (hasSetter(target, property)) return Reflect.set(target, property, value)
+      throw new FST_MSM_RESERVED_NAME(String(property), String(property))
+    }
     target.set(property as string, value as never)
     return true
   },

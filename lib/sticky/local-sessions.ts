@@ -1,5 +1,6 @@
 import type { Attributes } from '../types/index.js'
 import { BoundedLru } from '../util/lru.js'
+import type { Lifetimes } from '../session/expiry.js'
 
 /** A session held in this process (sticky mode). */
 export interface LocalEntry {
@@ -11,6 +12,8 @@ export interface LocalEntry {
    */
   live: WeakRef<Attributes> | null
   createdAt: number
+  /** The session's own lifetimes, as stored (shared and immutable). */
+  lifetimes: Lifetimes
   /** The last request: the local idle clock. */
   accessedAt: number
   /** The attribute bytes and time of the last write sent to memcached: the session, between requests. */

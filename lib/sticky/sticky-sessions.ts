@@ -4,7 +4,9 @@ import type { NodeRing } from '../cluster/node-ring.js'
 import type { SessionStore } from '../store/session-store.js'
 import { movedSessionId, type ParsedSessionId } from '../ids/session-id.js'
 import type { SessionState } from '../session/session-state.js'
+import { adoptHeld, heldAs, moveTo, whenStored } from '../session/state-changes.js'
 import type { Expiry } from '../session/expiry.js'
+import type { SessionRemover } from '../session/session-remover.js'
 import type { LocalRecord, StickyStrategy } from '../session/sticky-strategy.js'
 import type { LocalEntry, LocalSessions } from './local-sessions.js'
 
@@ -16,8 +18,8 @@ export interface StickyParts {
   route: string | null
   expiry: Expiry
   counters: MsmCounters
-  /** Deletes a session's stored copies (SessionHost.remove). */
-  remove: (id: string, nodeId: string) => Promise<void>
+  /** Deletes a session's stored copies. */
+  remover: SessionRemover
   hashId: (id: string) => string
   /** The attributes back from stored bytes (SessionCodec.decodeAttributes). */
   decodeAttributes: (bytes: Buffer) => Attributes
@@ -40,20 +42,14 @@ export class StickySessions implements StickyStrategy {
     const entry = local.get(parsed.id)
     if (entry === undefined) return false
     const now = Date.now()
-    if (expiry.isIdle(entry.accessedAt, now) || expiry.isPastMaxAge(entry.createdAt, now)) {
+    if (entry.lifetimes.idle.isIdle(entry.accessedAt, now) || expiry.isPastMaxAge(entry.createdAt, now)) {
       counters.expired++
-      await this.#parts.remove(parsed.id, entry.nodeId)
+      local.delete(parsed.id)
+      await this.#parts.remover.remove(parsed.id, entry.nodeId)
       counters.requestsWithoutSession++
       return true
     }
-    state.id = parsed.id
-    state.localId = parsed.id
-    state.nodeId = entry.nodeId
-    state.isNew = false
-    state.attributes = this.#attributesOf(entry)
-    state.createdAt = entry.createdAt
-    state.lastAccessedAt = entry.storedAt
-    state.loadedBytes = entry.storedBytes
+    adoptHeld(state, parsed.id, entry, this.#attributesOf(entry))
     entry.accessedAt = now
     counters.localHits++
     counters.requestsWithSession++
@@ -70,43 +66,53 @@ export class StickySessions implements StickyStrategy {
     const { route, store, counters, hashId } = this.#parts
     if (parsed.route !== route) {
       const old = { id: state.id as string, nodeId: state.nodeId as string }
-      state.id = movedSessionId(old.id, old.nodeId, route)
-      state.forceWrite = true
-      state.sendCookie = true
-      state.afterSave.push(() => store.delete(old.id, old.nodeId).catch(() => {}))
+      const id = movedSessionId(old.id, old.nodeId, route)
+      moveTo(state, id, old.nodeId)
+      whenStored(state, () => store.delete(old.id, old.nodeId).catch(() => {}))
       counters.takeovers++
-      request.log.warn({ session: hashId(state.id), from: hashId(old.id), fromRoute: parsed.route }, 'fastify-msm: took over a session of another instance')
+      request.log.warn({ session: hashId(id), from: hashId(old.id), fromRoute: parsed.route }, 'fastify-msm: took over a session of another instance')
     }
     this.#moveOffUnfitNode(state)
   }
 
-  keep (state: SessionState, storedBytes: () => Buffer, now: number, changed: boolean): LocalRecord {
+  keepWritten (state: SessionState, bytes: Buffer, now: number): LocalRecord {
+    return this.#hold(state, () => bytes, now, null)
+  }
+
+  keepRead (state: SessionState, bytesOf: (state: SessionState) => Buffer, now: number): LocalRecord {
+    const held = this.#parts.local.get(state.id as string)
+    // A read-only request keeps what the process holds: a concurrent request
+    // of this process may have written the session since this one loaded it
+    // (from memcached or from the process), so what this request has is older
+    return this.#hold(state, bytesOf, now, held !== undefined && held.storedAt >= state.lastAccessedAt ? held : null)
+  }
+
+  /** Holds the session under its current id; `newer`: a copy held since, which stays. */
+  #hold (state: SessionState, bytesOf: (state: SessionState) => Buffer, now: number, newer: LocalEntry | null): LocalRecord {
     const { local } = this.#parts
     const id = state.id as string
     if (state.localId !== null && state.localId !== id) local.delete(state.localId)
-    const held = local.get(id)
-    if (!changed && held !== undefined && held.storedAt >= state.lastAccessedAt) {
-      // A read-only request keeps what the process holds: a concurrent request
-      // of this process may have written the session since this one loaded it
-      // (from memcached or from the process), so what this request has is older
-      held.accessedAt = now
-      state.localId = id
-      return held
+    if (newer !== null) {
+      heldAs(state, id)
+      newer.accessedAt = now
+      return newer
     }
-    const existing = state.localId === id ? held : undefined
+    const existing = state.localId === id ? local.get(id) : undefined
+    heldAs(state, id)
     const entry: LocalEntry = existing ?? {
       nodeId: state.nodeId as string,
       live: null,
       createdAt: state.createdAt,
+      lifetimes: state.lifetimes,
       accessedAt: now,
-      storedBytes: storedBytes(),
+      storedBytes: bytesOf(state),
       storedAt: state.lastAccessedAt,
       extendedAt: state.lastAccessedAt
     }
     if (entry.live?.deref() !== state.attributes) entry.live = new WeakRef(state.attributes)
+    entry.lifetimes = state.lifetimes
     entry.accessedAt = now
     local.set(id, entry)
-    state.localId = id
     return entry
   }
 
@@ -139,11 +145,7 @@ export class StickySessions implements StickyStrategy {
       if (regular !== undefined && !ring.isFailoverNode(regular.id)) target = regular
     }
     if (target === undefined) return
-    state.id = movedSessionId(state.id as string, target.id, route)
-    state.nodeId = target.id
-    state.forceWrite = true
-    state.repair = true
-    state.sendCookie = true
+    moveTo(state, movedSessionId(state.id as string, target.id, route), target.id, true)
     counters.relocated++
   }
 }

@@ -45,19 +45,20 @@ export class SchemaRegistry {
     this.#timer.unref()
   }
 
-  /** Publishes this process's schema on every available node (or on `node`). */
+  /** Publishes the schemas this process writes with on every available node (or on `node`). */
   async publish (node?: NodeClient): Promise<void> {
     const nodes = node === undefined ? this.ring.nodes.filter((candidate) => candidate.isUp) : [node]
     await Promise.all(nodes.map(async (target) => {
       try {
-        if (await target.add(schemaKey(this.codec.fingerprintHex), this.codec.schemaText, 0)) this.counters.schemasPublished++
+        for (const { fingerprintHex, schemaText } of this.codec.writerSchemas) {
+          if (await target.add(schemaKey(fingerprintHex), schemaText, 0)) this.counters.schemasPublished++
+        }
       } catch {
         // the node is marked down; it is published again when it comes back
       }
     }))
   }
 
-  /** The writer type of `fingerprintHex`, or null when no node has it. */
   /**
    * Decodes a value written with another Avro schema: the writer schema is
    * fetched (once) and the value resolved with Avro's rules.

@@ -21,7 +21,7 @@ export interface BackupCopy {
 /** Which copies a save stored. */
 export interface SaveResult {
   primary: boolean
-  /** With `onlyIfPresent`: the primary no longer held the session, and nothing was kept. */
+  /** rewrite() only: neither node still held the session, and nothing was kept. */
   gone: boolean
   /** Copies stored: 2 whenever two nodes took the write, 1 when only one node was left. */
   copies: number
@@ -123,20 +123,30 @@ export class SessionStore {
   }
 
   /**
-   * Writes the primary and the backup in parallel, the backup on the next
-   * available node. A backup write that fails is retried, before resolving, on
+   * Writes the primary and the backup in parallel with `set`, the backup on
+   * the next available node. A backup write that fails is retried, before resolving, on
    * the following available nodes in the same order that relocation searches
    * (ring.successors), until two copies are stored or no node is left; so is
    * a second backup copy when the primary write failed. Resolves with what
    * was stored; rejects only when no copy was stored.
    *
-   * `onlyIfPresent` (a loaded session) writes both copies with `replace`, so
-   * that a session destroyed or regenerated meanwhile is not brought back:
+   */
+  async write (sessionId: string, nodeId: string, value: string, lifetimeSeconds: number): Promise<SaveResult> {
+    return await this.#save(sessionId, nodeId, value, lifetimeSeconds, setCopy)
+  }
+
+  /**
+   * Writes a loaded session as write() does, but both copies with `replace`,
+   * so that a session destroyed or regenerated meanwhile is not brought back:
    * it is gone only when neither node still held it. A copy missing on one
    * node alone was lost by that node (it restarted empty, or evicted it), and
    * is written again there.
    */
-  async save (sessionId: string, nodeId: string, value: string, lifetimeSeconds: number, onlyIfPresent = false): Promise<SaveResult> {
+  async rewrite (sessionId: string, nodeId: string, value: string, lifetimeSeconds: number): Promise<SaveResult> {
+    return await this.#save(sessionId, nodeId, value, lifetimeSeconds, replaceCopy)
+  }
+
+  async #save (sessionId: string, nodeId: string, value: string, lifetimeSeconds: number, writeCopy: CopyWrite): Promise<SaveResult> {
     const lifetime = memcachedLifetime(lifetimeSeconds)
     const candidates = this.ring.successors(nodeId)
     const primary = this.ring.get(nodeId)
@@ -145,8 +155,8 @@ export class SessionStore {
     let [primaryResult, firstBackup] = await Promise.allSettled([
       primary === undefined
         ? Promise.reject(new Error(`node ${nodeId} is not configured`))
-        : writeCopy(primary, primaryKey, value, lifetime, onlyIfPresent),
-      candidates[0] === undefined ? Promise.reject(new Error('no node for the backup')) : writeCopy(candidates[0], backupKey, value, lifetime, onlyIfPresent)
+        : writeCopy(primary, primaryKey, value, lifetime),
+      candidates[0] === undefined ? Promise.reject(new Error('no node for the backup')) : writeCopy(candidates[0], backupKey, value, lifetime)
     ])
     if (absent(primaryResult) && firstBackup.status === 'fulfilled' && firstBackup.value) {
       // The backup still held it: the primary lost its copy (restarted empty), the session was not destroyed
@@ -239,10 +249,11 @@ export class SessionStore {
   }
 }
 
-/** `replace` (true when the key existed) or `set` (always true). */
-function writeCopy (node: NodeClient, key: string, value: string, lifetime: number, onlyIfPresent: boolean): Promise<boolean> {
-  return onlyIfPresent ? node.replace(key, value, lifetime) : node.set(key, value, lifetime).then(() => true)
-}
+/** Writes one copy; resolves false when the node did not hold the key and nothing was written. */
+type CopyWrite = (node: NodeClient, key: string, value: string, lifetime: number) => Promise<boolean>
+
+const setCopy: CopyWrite = (node, key, value, lifetime) => node.set(key, value, lifetime).then(() => true)
+const replaceCopy: CopyWrite = (node, key, value, lifetime) => node.replace(key, value, lifetime)
 
 /** The node answered that it did not hold the key. */
 function absent (result: PromiseSettledResult<boolean>): boolean {

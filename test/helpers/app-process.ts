@@ -1,8 +1,21 @@
 // A test app in its own process: `node --import tsx app-process.ts '<json options>'`.
 // Prints its base URL on the first line of stdout; SIGTERM closes it.
+// MSM_TEST_PLUGIN_FROM=<dir> registers the plugin built in another checkout,
+// <dir>/dist/esm/index.js (as BENCH_MSM_FROM does in benchmarks/servers.ts),
+// instead of this checkout's lib/: test/helpers/previous-release.ts builds one.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { buildApp, listen } from './app.js'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { buildApp, listen, type TestAppOptions } from './app.js'
+
+/** The plugin that MSM_TEST_PLUGIN_FROM names, and the file it came from; none: this checkout's lib/. */
+async function pluginFrom (dir: string | undefined): Promise<{ plugin?: TestAppOptions['plugin'], file: string | null }> {
+  if (dir === undefined || dir === '') return { file: null }
+  const file = join(resolve(dir), 'dist', 'esm', 'index.js')
+  const { default: plugin } = await import(pathToFileURL(file).href) as { default: NonNullable<TestAppOptions['plugin']> }
+  return { plugin, file }
+}
 
 async function main (): Promise<void> {
   const options = JSON.parse(process.argv[2] as string, (key, value) =>
@@ -10,8 +23,10 @@ async function main (): Promise<void> {
   // A key of option encryption is base64 text in JSON; the cookie secret comes beside the options
   const secret = process.env.MSM_TEST_COOKIE_SECRET
   const logger = process.env.MSM_TEST_LOG === undefined ? {} : { logger: { level: process.env.MSM_TEST_LOG, stream: process.stderr } }
-  const app = await buildApp({ msm: options, name: `pid ${process.pid}`, ...(secret === undefined ? {} : { secret }), ...logger })
-  // For the soak test: heap after a full GC, open file descriptors, active handles, the plugin's stats
+  const { plugin, file: pluginFile } = await pluginFrom(process.env.MSM_TEST_PLUGIN_FROM)
+  const app = await buildApp({ msm: options, name: `pid ${process.pid}`, ...(secret === undefined ? {} : { secret }), ...logger, ...(plugin === undefined ? {} : { plugin }) })
+  // For the soak test: heap after a full GC, open file descriptors, active handles, the plugin's stats;
+  // and the plugin build this process runs (pluginFile: null for this checkout's lib/)
   app.get('/__process', { config: { session: false } }, async () => {
     (globalThis as { gc?: () => void }).gc?.()
     const sockets = openDescriptors((app.server.address() as AddressInfo).port)
@@ -21,7 +36,8 @@ async function main (): Promise<void> {
       ...sockets,
       // Every TCP socket is a handle too: what is left is timers, pipes, the server…
       handlesExceptSockets: handles - sockets.httpSockets - sockets.outgoingSockets,
-      stats: app.msm.stats()
+      stats: app.msm.stats(),
+      pluginFile
     }
   })
   process.stdout.write(await listen(app) + '\n')

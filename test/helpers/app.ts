@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import cookie from '@fastify/cookie'
 import { setTimeout as sleep } from 'node:timers/promises'
 import msm, { type MsmOptions } from '../../lib/index.js'
@@ -9,6 +9,12 @@ export interface TestAppOptions {
   secret?: string | string[]
   logger?: boolean | object
   name?: string
+  /**
+   * The plugin to register instead of this checkout's lib/: another build of
+   * it (app-process.ts loads one with MSM_TEST_PLUGIN_FROM, e.g. the previous
+   * release for test/integration/rolling-deploy.test.ts).
+   */
+  plugin?: FastifyPluginAsync<MsmOptions>
 }
 
 /**
@@ -19,7 +25,7 @@ export interface TestAppOptions {
 export async function buildApp (options: TestAppOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: options.logger ?? false })
   await app.register(cookie, options.secret === undefined ? {} : { secret: options.secret })
-  await app.register(msm, options.msm)
+  await app.register(options.plugin ?? msm, options.msm)
 
   app.get('/count', async (request) => {
     const n = ((request.session.get('n') as number | undefined) ?? 0) + 1
@@ -80,7 +86,43 @@ export async function buildApp (options: TestAppOptions): Promise<FastifyInstanc
     if (list.length === 1) request.session.set('list', list)
     return { list }
   })
+  // For test/integration/rolling-deploy.test.ts, on this checkout and on the previous release alike:
+  // every attribute as JSON, each Date (at any depth) as { $date: ISO text }, and its reverse
+  app.get('/attributes', async (request) => taggedDates(Object.fromEntries(Object.keys(request.session).map((key) => [key, request.session.get(key)]))))
+  app.post('/attributes', async (request) => {
+    for (const [key, value] of Object.entries(request.body as Record<string, unknown>)) request.session.set(key, untaggedDates(value) as never)
+    return { id: request.session.id }
+  })
+  // The per-session lifetimes of the release after 0.1.0. /remember only on a release that has them:
+  // on 0.1.0 (no such properties) the first assignment would store an attribute named maxInactiveInterval
+  app.post('/remember', async (request) => {
+    const { mii, cookieMaxAgeMs } = request.body as { mii?: number, cookieMaxAgeMs?: number }
+    if (mii !== undefined) request.session.maxInactiveInterval = Number(mii)
+    if (cookieMaxAgeMs !== undefined) request.session.cookie.maxAge = Number(cookieMaxAgeMs)
+    return { id: request.session.id }
+  })
+  app.get('/lifetimes', async (request) => ({
+    maxInactiveInterval: (request.session.maxInactiveInterval as number | undefined) ?? null,
+    cookieMaxAge: request.session.cookie.maxAge
+  }))
   return app
+}
+
+/** JSON for `value`, with each Date as { $date: ISO text }. */
+function taggedDates (value: unknown): unknown {
+  if (value instanceof Date) return { $date: value.toISOString() }
+  if (Array.isArray(value)) return value.map(taggedDates)
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, taggedDates(entry)]))
+  return value
+}
+
+/** The reverse of taggedDates. */
+function untaggedDates (value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(untaggedDates)
+  if (typeof value !== 'object' || value === null) return value
+  const entries = Object.entries(value)
+  if (entries.length === 1 && entries[0]?.[0] === '$date') return new Date(entries[0][1] as string)
+  return Object.fromEntries(entries.map(([key, entry]) => [key, untaggedDates(entry)]))
 }
 
 /**

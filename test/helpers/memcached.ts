@@ -151,6 +151,13 @@ export class MemcachedNode extends NodeLifecycle {
   }
 
   /** memcached's own counters (`stats`), as numbers where they are numeric. */
+  /** The seconds `key` has left to live (memcached's meta get), -1 without expiry, or null when the node does not hold it. */
+  async ttl (key: string): Promise<number | null> {
+    const text = await this.command(`mg ${key} t\r\n`, /\r\n$/)
+    const match = /^HD t(-?\d+)/.exec(text)
+    return match === null ? null : Number(match[1])
+  }
+
   async stats (): Promise<Record<string, number>> {
     const text = await this.command('stats\r\n', /END\r\n$/)
     const stats: Record<string, number> = {}

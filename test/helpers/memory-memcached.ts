@@ -347,6 +347,25 @@ function unreachable (): MemcachedTransport {
   return nobody.transport()
 }
 
+/**
+ * `cluster.seam`'s transport factory with one command failing as memcached
+ * fails a command it cannot carry out (`message`: `SERVER_ERROR …`), for each
+ * key that `fails(key)` picks when the command is sent.
+ */
+export function failingTransport (cluster: MemoryCluster, command: 'set' | 'touch', fails: (key: string) => boolean, message: string): TransportFactory {
+  const seam = cluster.seam[kTransport] as TransportFactory
+  return (spec) => {
+    const transport = seam(spec)
+    const run = transport[command] as (key: string, ...rest: unknown[]) => void
+    const failing = (key: string, ...rest: unknown[]): void => {
+      const done = rest[rest.length - 1] as Done<boolean>
+      if (fails(key)) setImmediate(() => { done(new Error(message)) })
+      else run.call(transport, key, ...rest)
+    }
+    return { ...transport, [command]: failing } as MemcachedTransport
+  }
+}
+
 /** Starts `count` in-memory nodes with ids n1..nN at addresses memory:1..memory:N. */
 export async function startMemoryCluster (count: number): Promise<MemoryCluster> {
   return new MemoryCluster(Array.from({ length: count }, (_, index) => new MemoryNode(`n${index + 1}`, index + 1)))

@@ -20,14 +20,16 @@ export interface AppProcessOptions {
   timeoutMs?: number
   /** @fastify/cookie's secret in the app (signed cookies); none by default. */
   cookieSecret?: string
+  /** Variables set in the process's environment beside this one's (undefined leaves one out): MSM_TEST_PLUGIN_FROM. */
+  env?: Record<string, string | undefined>
 }
 
 /** Starts test/helpers/app-process.ts (or `script`) in a child process and waits for its URL. */
-export async function startAppProcess (options: object, { script = join(__dirname, 'app-process.ts'), timeoutMs = 30_000, cookieSecret }: AppProcessOptions = {}): Promise<AppProcess> {
+export async function startAppProcess (options: object, { script = join(__dirname, 'app-process.ts'), timeoutMs = 30_000, cookieSecret, env = {} }: AppProcessOptions = {}): Promise<AppProcess> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, JSON.stringify(options, (_key, value) =>
     value instanceof RegExp ? value.source : value as unknown)], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: cookieSecret === undefined ? process.env : { ...process.env, MSM_TEST_COOKIE_SECRET: cookieSecret }
+    env: { ...process.env, ...(cookieSecret === undefined ? {} : { MSM_TEST_COOKIE_SECRET: cookieSecret }), ...env }
   })
   running.add(child)
   child.once('exit', () => running.delete(child))

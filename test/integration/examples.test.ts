@@ -4,10 +4,11 @@ import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MemcachedCluster } from '../helpers/memcached.js'
 import { useSharedCluster } from '../helpers/fixtures.js'
-import { CookieClient, listen } from '../helpers/app.js'
+import { CookieClient, idOf, listen, nodeOf } from '../helpers/app.js'
 import * as loginLogout from '../../examples/login-logout.js'
 import * as ajaxLocking from '../../examples/ajax-locking.js'
 import * as typedSession from '../../examples/typed-session.js'
+import * as rememberMe from '../../examples/remember-me.js'
 
 let cluster: MemcachedCluster
 const apps = useSharedCluster(2, (started) => { cluster = started })
@@ -29,6 +30,26 @@ test('examples/login-logout: login regenerates the id, logout destroys the sessi
   await client.post('/logout')
   assert.equal((await client.get('/me')).status, 401)
   assert.equal((await client.request('/me', { headers: { cookie: loggedIn } })).status, 401, 'the old cookie is dead')
+})
+
+test('examples/remember-me: a ticked box gives 30 days of idle time and a 30-day cookie, others the defaults; logout ends both', async () => {
+  const remembered = await start(rememberMe.build)
+  await remembered.post('/login', { user: 'ada', remember: true })
+  assert.match(remembered.lastSetCookie[0] ?? '', /Max-Age=2592000\b/, 'a 30-day cookie')
+  assert.equal((await remembered.get('/me')).body.idleTimeout, 30 * 24 * 3600)
+  const id = decodeURIComponent(idOf(remembered)).split('.')[0] as string // the cookie is signed: id.signature
+  const stored = await cluster.node(nodeOf(id)).ttl(id)
+  assert.ok(stored !== null && stored > 30 * 24 * 3600, `stored for 30 days and more (an absolute time in memcached): ${String(stored)}`)
+
+  const other = await start(rememberMe.build)
+  await other.post('/login', { user: 'ada' })
+  assert.doesNotMatch(other.lastSetCookie[0] ?? '', /Max-Age/, 'a browser-session cookie')
+  assert.equal((await other.get('/me')).body.idleTimeout, 30 * 60)
+
+  const loggedIn = remembered.cookieHeader
+  await remembered.post('/logout')
+  assert.match(remembered.lastSetCookie[0] ?? '', /Expires=Thu, 01 Jan 1970/, 'the cookie is expired')
+  assert.equal((await remembered.request('/me', { headers: { cookie: loggedIn } })).status, 401, 'the remembered session is gone')
 })
 
 test('examples/ajax-locking: 30 parallel additions to one cart, none lost', async () => {

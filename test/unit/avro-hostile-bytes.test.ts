@@ -13,10 +13,11 @@ import avro from 'avsc'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { buildWriterType } from '../../lib/serialization/avro-types.js'
 import { readAttribute } from '../../lib/serialization/lazy-attributes.js'
-import { HEADER_LENGTH, META_SCHEMA } from '../../lib/serialization/codec-format.js'
+import { HEADER_LENGTH, META_SCHEMA, type SessionMeta } from '../../lib/serialization/codec-format.js'
 import type { Attributes } from '../../lib/types/index.js'
 
-const meta = { id: 'abc-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 1800 }
+// Lifetimes of its own: the session is stored in this release's record, with every meta field
+const meta: SessionMeta = { id: 'abc-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 3600, ownMaxInactiveInterval: 3600, ownCookieMaxAge: 86_400_000 }
 const generic = new AvroSessionCodec()
 const metaType = avro.Type.forSchema(META_SCHEMA as avro.Schema)
 /** The meta fields avsc reads from stored bytes, as a plain object. */
@@ -47,12 +48,15 @@ const json = {
 }
 
 /** A stored generic session from its parts: meta fields, then the attribute map's bytes. */
-function session (parts: { id?: number[], createdAt?: number[], lastAccessedAt?: number[], maxInactiveInterval?: number[], attributes?: number[] } = {}): string {
+function session (parts: { id?: number[], createdAt?: number[], lastAccessedAt?: number[], maxInactiveInterval?: number[], ownMaxInactiveInterval?: number[], ownCookieMaxAge?: number[], attributes?: number[] } = {}): string {
   return Buffer.concat([HEADER, Buffer.from([
     ...(parts.id ?? str(meta.id)),
     ...(parts.createdAt ?? varint(meta.createdAt)),
     ...(parts.lastAccessedAt ?? varint(meta.lastAccessedAt)),
     ...(parts.maxInactiveInterval ?? varint(meta.maxInactiveInterval)),
+    // union branch 1 of ["null", "int"] and of ["null", "long", CookieLifetime]
+    ...(parts.ownMaxInactiveInterval ?? [...varint(1), ...varint(meta.ownMaxInactiveInterval as number)]),
+    ...(parts.ownCookieMaxAge ?? [...varint(1), ...varint(meta.ownCookieMaxAge as number)]),
     ...(parts.attributes ?? [0])
   ])]).toString('base64')
 }
@@ -97,6 +101,24 @@ describe('hand-built stored sessions', () => {
     const read = acceptedAsAvscReads(session({ attributes: map(['n', json.number(42)], ['s', json.string('é')], ['z', json.null]) }))
     assert.deepEqual(read.meta, meta)
     assert.deepEqual(read.attributes, { n: 42, s: 'é', z: null })
+  })
+
+  test('lifetimes of its own: null, a browser-session cookie and the largest values are read; anything out of range is "no session"', () => {
+    const nothing = acceptedAsAvscReads(session({ ownMaxInactiveInterval: [0], ownCookieMaxAge: [0] }))
+    assert.deepEqual([nothing.meta.ownMaxInactiveInterval, nothing.meta.ownCookieMaxAge], [null, null])
+    assert.equal(acceptedAsAvscReads(session({ ownCookieMaxAge: [...varint(2), ...varint(0)] })).meta.ownCookieMaxAge, 'BROWSER_SESSION')
+    assert.equal(acceptedAsAvscReads(session({ ownCookieMaxAge: [...varint(1), ...varint(400 * 86_400_000)] })).meta.ownCookieMaxAge, 400 * 86_400_000)
+    assert.equal(acceptedAsAvscReads(session({ ownMaxInactiveInterval: [...varint(1), ...varint(2 ** 31 - 1)] })).meta.ownMaxInactiveInterval, 2 ** 31 - 1)
+    const cases: Array<[string, Parameters<typeof session>[0], RegExp]> = [
+      ['an idle timeout of 0', { ownMaxInactiveInterval: [...varint(1), ...varint(0)] }, /ownMaxInactiveInterval 0 is not a positive number/],
+      ['a negative idle timeout', { ownMaxInactiveInterval: [...varint(1), ...varint(-5)] }, /ownMaxInactiveInterval -5 is not a positive number/],
+      ['an idle timeout past an int', { ownMaxInactiveInterval: [...varint(1), ...varint(2 ** 31)] }, /ownMaxInactiveInterval 2147483648 is not a positive number/],
+      ['a cookie lifetime past 400 days', { ownCookieMaxAge: [...varint(1), ...varint(400 * 86_400_000 + 1)] }, /ownCookieMaxAge \d+ is not a cookie lifetime/],
+      ['a negative cookie lifetime', { ownCookieMaxAge: [...varint(1), ...varint(-1)] }, /ownCookieMaxAge -1 is not a cookie lifetime/],
+      ['a cookie symbol that does not exist', { ownCookieMaxAge: [...varint(2), ...varint(1)] }, /enum index 1 does not exist/],
+      ['a union branch that does not exist', { ownCookieMaxAge: [...varint(3)] }, /union branch 3 does not exist/]
+    ]
+    for (const [name, parts, reason] of cases) assert.match(refusal(session(parts)), reason, name)
   })
 
   test('a meta long of exactly the largest safe value is read; one more is "no session", as avsc refuses it', () => {
@@ -229,7 +251,7 @@ function corrupt (random: () => number, bytes: Buffer): Buffer {
   }
 }
 
-const BOUNDS_REASON = /^(truncated varint|varint longer than 10 bytes|length past the end|block count larger than the bytes left|union branch -?\d+ does not exist|enum index -?\d+ does not exist|nested too deeply|map key __proto__ at byte \d+|a long outside the range JavaScript numbers hold exactly|trailing bytes after the record)$/
+const BOUNDS_REASON = /^(truncated varint|varint longer than 10 bytes|length past the end|block count larger than the bytes left|union branch -?\d+ does not exist|enum index -?\d+ does not exist|nested too deeply|map key __proto__ at byte \d+|a long outside the range JavaScript numbers hold exactly|trailing bytes after the record|avro (decoding|resolution) failed: (ownMaxInactiveInterval -?\d+ is not a positive number of seconds|ownCookieMaxAge -?\d+ is not a cookie lifetime of 0 to 400 days))$/
 
 function randomJson (random: () => number, depth: number): unknown {
   switch (Math.floor(random() * (depth > 3 ? 4 : 7))) {

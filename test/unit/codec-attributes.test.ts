@@ -13,7 +13,8 @@ import { readAttribute } from '../../lib/serialization/lazy-attributes.js'
 import type { Attributes } from '../../lib/types/index.js'
 
 const generic = new AvroSessionCodec()
-const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 1800 }
+// An idle timeout of its own: the value is written in this release's record (codec.type, codec.schemaText)
+const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 3600, ownMaxInactiveInterval: 3600, ownCookieMaxAge: null }
 
 /** What a request sees after loading `plain`: every attribute still unread. */
 function loaded (plain: Record<string, unknown>): { attributes: Attributes, bytes: Buffer } {

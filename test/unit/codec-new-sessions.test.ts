@@ -9,7 +9,7 @@ import { jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/
 import { readAttribute } from '../../lib/serialization/lazy-attributes.js'
 import type { SessionCodec } from '../../lib/serialization/codec-format.js'
 
-const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_000_000, maxInactiveInterval: 1800 }
+const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_000_000, maxInactiveInterval: 1800, ownMaxInactiveInterval: null, ownCookieMaxAge: null }
 
 const codecs: Record<string, () => SessionCodec> = {
   'the generic Avro type': () => new AvroSessionCodec(),

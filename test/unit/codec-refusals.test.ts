@@ -6,13 +6,13 @@
 // the suite (test/mutation/REPORT.md).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { writerTypeOf } from '../helpers/stored-values.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
-import { buildWriterType } from '../../lib/serialization/avro-types.js'
 import { HEADER_LENGTH } from '../../lib/serialization/codec-format.js'
 import { jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/serializer-codec.js'
 import type { Serializer } from '../../lib/index.js'
 
-const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 1800 }
+const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 1800, ownMaxInactiveInterval: null, ownCookieMaxAge: null }
 const avro = new AvroSessionCodec()
 const stored = avro.encodeValue(meta, avro.encodeAttributes({ n: 1 } as never))
 const bytesOf = (value: string): Buffer => Buffer.from(value, 'base64')
@@ -47,7 +47,7 @@ test('a value whose writer schema cannot be resolved is refused, with the reason
   const writerSchema = { type: 'record', name: 'A', fields: [{ name: 'n', type: 'string' }] }
   const writerCodec = new AvroSessionCodec(writerSchema)
   const value = bytesOf(writerCodec.encodeValue(meta, writerCodec.encodeAttributes({ n: 'x' } as never)))
-  const writer = buildWriterType(JSON.parse(writerCodec.schemaText) as object)
+  const writer = writerTypeOf(writerCodec, value)
   assert.match(refusal(reader.decodeWithWriter(value, writer)), /cannot resolve the writer schema/)
   assert.match(refusal(reader.decodeWithWriter(Buffer.concat([value, Buffer.from([0])]), writer)), /trailing bytes/)
 })
@@ -56,7 +56,7 @@ test('a value of another writer schema that resolves keeps its attributes and me
   const writerCodec = new AvroSessionCodec({ type: 'record', name: 'A', fields: [{ name: 'n', type: 'int' }] })
   const reader = new AvroSessionCodec({ type: 'record', name: 'A', fields: [{ name: 'n', type: 'int' }, { name: 'theme', type: 'string', default: 'light' }] })
   const value = bytesOf(writerCodec.encodeValue(meta, writerCodec.encodeAttributes({ n: 7 } as never)))
-  const decoded = reader.decodeWithWriter(value, buildWriterType(JSON.parse(writerCodec.schemaText) as object))
+  const decoded = reader.decodeWithWriter(value, writerTypeOf(writerCodec, value))
   assert.ok(decoded.ok === true)
   assert.deepEqual({ ...decoded.session.attributes }, { n: 7, theme: 'light' })
   assert.equal(decoded.session.meta.id, meta.id)

@@ -190,7 +190,7 @@ describe('lifetimes', () => {
     const id = idOf(client)
     const primary = cluster.node(id.split('-')[1] as string)
     const stale = codec.encodeValue(
-      { id, createdAt: Date.now() - 3_600_000, lastAccessedAt: Date.now() - 3_600_000, maxInactiveInterval: 60 },
+      { id, createdAt: Date.now() - 3_600_000, lastAccessedAt: Date.now() - 3_600_000, maxInactiveInterval: 60, ownMaxInactiveInterval: null, ownCookieMaxAge: null },
       codec.encodeAttributes({ n: 99 })
     )
     await primary.set(id, stale, 0)
@@ -198,6 +198,18 @@ describe('lifetimes', () => {
     assert.deepEqual(response.body, { n: null, isNew: true, id: null })
     assert.equal(app.msm.stats().expired, 1)
     assert.equal(await primary.get(id), undefined, 'the stale copy was deleted')
+  })
+
+  test('a maxInactiveInterval over 30 days is written as an absolute time: the session is stored, read back and written again', async () => {
+    const { client } = await startApp(cluster, apps, { maxInactiveInterval: 31 * 24 * 3600 })
+    assert.equal((await client.get('/count')).body.n, 1)
+    const id = idOf(client)
+    const primary = cluster.node(id.split('-')[1]?.split('.')[0] as string)
+    assert.ok(primary.server.peek(id) !== undefined, 'the primary copy is stored, not expired at once')
+    const read = await client.get('/read')
+    assert.equal(read.body.n, 1, 'the session is read back')
+    assert.equal(read.body.id, id)
+    assert.equal((await client.get('/count')).body.n, 2, 'and written again')
   })
 })
 

@@ -178,7 +178,7 @@ describe('a hostile memcached cannot forge a session', () => {
     const mallory = await sessionWith(env, 'canary-mallory')
     const forged = new AvroSessionCodec()
     const now = Date.now()
-    const value = forged.encodeValue({ id: mallory.id, createdAt: now, lastAccessedAt: now, maxInactiveInterval: 1800 },
+    const value = forged.encodeValue({ id: mallory.id, createdAt: now, lastAccessedAt: now, maxInactiveInterval: 1800, ownMaxInactiveInterval: null, ownCookieMaxAge: null },
       forged.encodeAttributes({ cart: 'canary-mallory', role: 'admin' } as never))
     await expectRefused(env, mallory.client, mallory.id, value, 'forged plaintext')
     assertCleanOutcome(env, { [mallory.id]: 'canary-mallory' })

@@ -1,16 +1,19 @@
 // The expiry rules of docs/how-it-works.md#idle-expiry, at their exact
 // bounds (lib/session/expiry.ts), with times given instead of waited for:
-// core.seam.test.ts and mutants.seam.test.ts check the same rules end to end
-// in real time. Written for mutants that survived the rest of the suite
+// core.seam.test.ts ('lifetimes'), persistence-touches.seam.test.ts and
+// sticky-expiry.seam.test.ts check the same rules end to end, through
+// requests. Written for mutants that survived the rest of the suite
 // (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Expiry } from '../../lib/session/expiry.js'
 import { sessionLifetime } from '../../lib/memcached/keys.js'
 
 const IDLE = 60
 const TOUCH = 10
-const expiry = new Expiry({ maxInactiveInterval: IDLE, touchInterval: TOUCH, maxAge: null })
+const config = { maxInactiveInterval: IDLE, touchInterval: TOUCH, touchIntervalConfigured: true, maxAge: null }
+const plugin = new Expiry(config)
+const expiry = plugin.defaults.idle
 const at = 1_700_000_000_000
 const s = (seconds: number): number => seconds * 1000
 
@@ -34,10 +37,10 @@ test('sticky mode: a held session is idle only after maxInactiveInterval without
 })
 
 test('maxAge counts from creation, and never applies without one', () => {
-  const aged = new Expiry({ maxInactiveInterval: IDLE, touchInterval: TOUCH, maxAge: 5 })
+  const aged = new Expiry({ ...config, maxAge: 5 })
   assert.equal(aged.isPastMaxAge(at, at + s(5)), false)
   assert.equal(aged.isPastMaxAge(at, at + s(5) + 1), true)
-  assert.equal(expiry.isPastMaxAge(at, at + s(365 * 86400)), false)
+  assert.equal(plugin.isPastMaxAge(at, at + s(365 * 86400)), false)
 })
 
 test('an unchanged session is rewritten instead of touched once its stored lastAccessedAt is maxInactiveInterval old', () => {
@@ -52,4 +55,37 @@ test('an extension is due after touchInterval, when forced, or after a change of
   assert.equal(expiry.extensionDue(at, at + 1, false, at + 1), true, 'health changed after the last extension')
   assert.equal(expiry.extensionDue(at, at + 1, false, at), false, 'health changed at the same moment: not after')
   assert.equal(expiry.extensionDue(at, at + 1, false, at - 1), false)
+})
+
+describe('a session with an idle timeout of its own', () => {
+  test('follows its own maxInactiveInterval in every rule, and the memcached lifetime is its own mII + tI + 1', () => {
+    const own = plugin.lifetimes(4 * IDLE, null).idle
+    assert.equal(own.maxInactiveInterval, 4 * IDLE)
+    assert.equal(own.lifetime, 4 * IDLE + TOUCH + 1)
+    assert.equal(own.isIdle(at, at + s(4 * IDLE)), false)
+    assert.equal(own.isIdle(at, at + s(4 * IDLE) + 1), true)
+    assert.equal(own.refreshDue(at, at + s(IDLE)), false, 'the plugin value no longer applies')
+    assert.equal(own.isStoredPastIdleLimit(at, at + s(8 * IDLE + TOUCH)), false)
+    assert.equal(own.isStoredPastIdleLimit(at, at + s(8 * IDLE + TOUCH) + 1), true)
+  })
+
+  test('keeps a configured touchInterval; without one, derives it from its own mII by the default rule', () => {
+    assert.equal(plugin.lifetimes(4 * IDLE, null).idle.touchInterval, TOUCH)
+    const derived = new Expiry({ ...config, touchIntervalConfigured: false })
+    assert.equal(derived.lifetimes(30 * 86400, null).idle.touchInterval, 60, 'at most 60 s')
+    assert.equal(derived.lifetimes(10, null).idle.touchInterval, 5, 'half of a short one')
+    assert.equal(derived.lifetimes(1, null).idle.touchInterval, 1)
+    assert.equal(derived.configuredTouchInterval, null)
+    assert.equal(plugin.configuredTouchInterval, TOUCH)
+  })
+
+  test('a session without values of its own shares the plugin\'s lifetimes object; one with them gets its own', () => {
+    assert.equal(plugin.lifetimes(null, null), plugin.defaults)
+    const remembered = plugin.lifetimes(null, 86_400_000)
+    assert.notEqual(remembered, plugin.defaults)
+    assert.equal(remembered.idle, plugin.defaults.idle, 'the plugin\'s idle rules')
+    assert.equal(remembered.ownCookieMaxAge, 86_400_000)
+    assert.ok(Object.isFrozen(remembered))
+    assert.equal(plugin.lifetimes(7 * IDLE, null).idle, plugin.lifetimes(7 * IDLE, 'BROWSER_SESSION').idle, 'rules are shared per interval')
+  })
 })

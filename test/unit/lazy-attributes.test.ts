@@ -1,8 +1,10 @@
 // Loaded generic sessions decode each attribute the first time it is read
 // (lib/serialization/lazy-attributes.ts): what a route sees must be exactly
 // what an eager decode gives, and corrupt bytes must still be "no session"
-// at load time, never an error later inside a route.
-import { test } from 'node:test'
+// at load time, never an error later inside a route. A write copies the bytes
+// of attributes never read, also from sticky mode's local copy
+// (decodeAttributes), exactly as they were stored.
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import avro from 'avsc'
 import { lazyAttributes, readAttribute } from '../../lib/serialization/lazy-attributes.js'
@@ -10,9 +12,11 @@ import { checkRecordWithMapEntries } from '../../lib/serialization/avro-bounds.j
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { HEADER_LENGTH } from '../../lib/serialization/codec-format.js'
 import { SESSION_SCHEMA } from '../../lib/serialization/avro-types.js'
+import type { Attributes } from '../../lib/types/index.js'
 
 const codec = new AvroSessionCodec()
-const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 1800 }
+// An idle timeout of its own: the value is written in this release's record (codec.type, codec.schemaText)
+const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 3600, ownMaxInactiveInterval: 3600, ownCookieMaxAge: null }
 const stored = { user: { id: 'u1', roles: ['a'] }, n: 3, when: new Date(1_700_000_000_123), cart: [{ sku: 'x', qty: 2 }] }
 
 function countingDecode (): { decode: (bytes: Buffer, start: number) => unknown, decoded: string[] } {
@@ -68,7 +72,7 @@ test('a stored long that JavaScript cannot hold exactly is "no session" at load 
   const header = Buffer.from(codec.encodeValue(meta, codec.encodeAttributes({})), 'base64').subarray(0, HEADER_LENGTH)
   for (const millis of [2 ** 60, -(2 ** 60), 9007199254740991]) {
     // a timestamp-millis long past avsc's exact range: decoding it throws "potential precision loss"
-    const body = Buffer.from(forged.toBuffer({ ...meta, attributes: {} }))
+    const body = Buffer.from(forged.toBuffer({ ...meta, ownMaxInactiveInterval: { int: meta.ownMaxInactiveInterval }, attributes: {} }))
     const attributes = Buffer.concat([Buffer.from([2, 2, 0x77]), Buffer.from([12]), zigzagVarint(millis), Buffer.from([0])])
     const value = Buffer.concat([header, body.subarray(0, body.length - 1), attributes]).toString('base64')
     const result = codec.decodeValue(value)
@@ -111,6 +115,34 @@ test("a write copies the values never read: the bytes are exactly avsc's encodin
     change(eager)
     assert.ok(spliced.equals(mapType.toBuffer(eager)), name)
   }
+})
+
+describe("sticky mode's local copy of a generic session (decodeAttributes)", () => {
+  const generic = new AvroSessionCodec()
+
+  /** The generic map { w: timestamp `millis`, n: `n` }, as any Avro writer encodes it. */
+  function attributesBytes (millis: number, n: number): Buffer {
+    const double = Buffer.alloc(8)
+    double.writeDoubleLE(n)
+    // count 2; "w", JsonValue branch 6 (timestamp-millis); "n", branch 2 (double); end of the map
+    return Buffer.concat([Buffer.from([4, 2, 0x77, 12]), zigzagVarint(millis), Buffer.from([2, 0x6e, 4]), double, Buffer.from([0])])
+  }
+
+  test('writes a value never read back exactly as stored, even a timestamp past the range of Date that another writer stored', () => {
+    const farFuture = 9e15 // a valid Avro long, beyond Date's 8.64e15: it reads as an invalid Date
+    const header = Buffer.from(generic.encodeValue(meta, generic.encodeAttributes({} as Attributes)), 'base64')
+    const stored = Buffer.concat([header.subarray(0, header.length - 1), attributesBytes(farFuture, 1)])
+    assert.ok(stored.length > HEADER_LENGTH)
+    const loaded = generic.decodeValue(stored.toString('base64'))
+    assert.ok(loaded.ok === true && loaded.session.attributesBytes !== null, JSON.stringify(loaded))
+    // the bytes sticky mode keeps, decoded again by a later request that changes n only
+    const local = generic.decodeAttributes(loaded.session.attributesBytes)
+    local.n = 2 as Attributes[string]
+    assert.deepEqual(generic.encodeAttributes(local), attributesBytes(farFuture, 2), 'w is written as stored')
+    const fromMemcached = loaded.session.attributes
+    fromMemcached.n = 2 as Attributes[string]
+    assert.deepEqual(generic.encodeAttributes(local), generic.encodeAttributes(fromMemcached), 'as a session loaded from memcached writes it')
+  })
 })
 
 /** Every attribute decoded, as a plain object. */

@@ -163,7 +163,7 @@ describe('lock and release', () => {
   })
 })
 
-describe('the in-process lock hand-over is limited to half of lockExpiration (mutant 5 of issue 18)', () => {
+describe('the in-process lock hand-over is limited to half of lockExpiration', () => {
   test('one instance busy past lockExpiration: the other never holds the lock at the same time, and no increment is lost', async (t) => {
     const advance = mockedClock(t)
     // The clock runs at least as fast as real time; each /tracked request adds 100 ms of work on it

@@ -17,6 +17,7 @@ import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcac
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, idOf, nodeState, sessionOn, startApp, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
 import { mockedClock } from '../helpers/clock.js'
+import { copyOf } from '../helpers/requests.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 100 }
 const resources = usePerTestCleanup()
@@ -145,6 +146,24 @@ describe('what a load finds', () => {
     const stats = app.msm.stats()
     assert.equal(stats.relocated, 1)
     assert.equal(stats.loadedFromBackup, 1)
+  })
+
+  test('a relocation leaves no backup copy under the old id: the old cookie cannot bring back the session once it is destroyed', async () => {
+    const { cluster, base } = await setup(3)
+    const client = await sessionOn(base, 'n1')
+    const oldId = idOf(client)
+    const oldCookie = copyOf(client)
+    await cluster.node('n1').kill()
+    const read = await client.get('/read')
+    assert.equal(read.body.n, 1)
+    assert.notEqual(idOf(client), oldId, 'relocated to a new id')
+    for (const node of cluster.nodes.filter((candidate) => candidate.id !== 'n1')) {
+      assert.equal(node.server.peek(`bak:${oldId}`), undefined, `bak:<oldId> deleted on ${node.id}`)
+    }
+    assert.equal((await client.post('/destroy')).status, 200)
+    const revived = await oldCookie.get('/read')
+    assert.equal(revived.body.n, null, 'the old cookie finds no session')
+    assert.equal(revived.body.isNew, true)
   })
 })
 

@@ -174,12 +174,14 @@ describe('session.cookie.maxAge', () => {
     assert.match(line ?? '', /^sessionId=[^;]+;.*Max-Age=60\b/)
   })
 
-  test('undefined means the configured lifetime, as null does; an invalid value is refused with a message in milliseconds', async () => {
+  test('undefined means the configured lifetime again, null a browser-session cookie; an invalid value is refused with a message in milliseconds', async () => {
     const { client } = await appWith({ cookie: { maxAge: 3600 } }, {
       'POST /max-age': async (request: any) => {
         request.session.cookie.maxAge = 1000
         request.session.cookie.maxAge = undefined
         const after = request.session.cookie.maxAge
+        request.session.cookie.maxAge = null
+        if (request.session.cookie.maxAge !== null) return { after, browserSession: false }
         try {
           request.session.cookie.maxAge = -1
           return { after }
@@ -281,5 +283,21 @@ describe("what 'auto' locking learns", () => {
       await client.get('/count')
       assert.equal(await setsOf(client, 'post', '/destroy'), 1, `destroy ${attempt} locks`)
     }
+  })
+
+  test('a route whose changeSessionId() was not stored (refused as too large) is still learned as writing, so it keeps its lock', async () => {
+    const { app, client } = await appWith({ lockingMode: 'auto', maxSessionSize: 4096 }, {
+      'GET /rotate': async (request: any) => {
+        await request.session.changeSessionId()
+        request.session.set('note', (request.query as { big?: string }).big === undefined ? 'small' : 'x'.repeat(8192))
+        return {}
+      }
+    })
+    await client.get('/count')
+    const before = app.msm.stats().lockAcquired
+    assert.equal((await client.get('/rotate?big=1')).body.code, 'FST_MSM_SESSION_TOO_LARGE')
+    assert.equal(app.msm.stats().lockAcquired - before, 1, 'an unknown route locks')
+    assert.equal((await client.get('/rotate')).status, 200)
+    assert.equal(app.msm.stats().lockAcquired - before, 2, 'the route changed the session id: it locks again')
   })
 })

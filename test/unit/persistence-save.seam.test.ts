@@ -3,10 +3,12 @@
 // save() of a session that holds nothing stores nothing; of an unchanged
 // session writes nothing, and the end of the request writes nothing either;
 // of a changed one writes once, and the end of the request does not write
-// again. A new session whose save() failed (too large, nodes unavailable) is
-// still stored at the end of the request, with its cookie (regressions). In
-// sticky mode a session saved by its first request is served from
-// the process afterwards. isModified() follows changes made in place.
+// again, and is counted as a save, not a refresh. save() of a new typed
+// session changed without set() resolves. A new session whose save() failed
+// (too large, nodes unavailable) is still stored at the end of the request,
+// with its cookie (regressions). In sticky mode a session saved by its first
+// request is served from the process afterwards (concurrent save()s:
+// sticky-race.seam.test.ts). isModified() follows changes made in place.
 // Written for mutants that survived the rest of the suite (test/mutation/REPORT.md).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -55,6 +57,16 @@ async function build (options: TestAppOptions): Promise<FastifyInstance> {
     await writeAtEnd.opened
     return { refused }
   })
+  app.get('/set-and-save', async (request) => {
+    request.session.set('n', 1)
+    await request.session.save()
+    return {}
+  })
+  app.get('/forget-visits-and-save', async (request) => {
+    request.session.delete('visits')
+    const failed = await request.session.save().then(() => null, (error: Error) => error.message)
+    return { failed }
+  })
   app.get('/blob', async (request) => ({ blob: request.session.get('blob') ?? null }))
   app.get('/modified', async (request) => {
     const before = request.session.isModified()
@@ -102,6 +114,22 @@ test('save() of a changed session writes both copies once; the end of the reques
   assert.equal(response.body.modifiedAfterSave, false, 'saved: nothing left to write')
   assert.equal(sets(cluster) - before, 2)
   assert.equal((await client.get('/read')).body.n, 2)
+})
+
+test('save() is counted as a save, not as a refresh of lastAccessedAt (stats().refreshed counts only rewrites of unchanged sessions)', async () => {
+  const { app, client } = await setup()
+  assert.equal((await client.get('/set-and-save')).status, 200)
+  await drained(app)
+  const { saved, refreshed } = app.msm.stats()
+  assert.deepEqual({ saved, refreshed }, { saved: 1, refreshed: 0 })
+})
+
+test('save() of a new typed session changed without set() (a default deleted), which has no id yet, resolves', async () => {
+  const schema = { type: 'record', name: 'Attributes', namespace: 'shop', fields: [{ name: 'visits', type: 'int', default: 0 }] }
+  const { client } = await setup({ schema })
+  const response = await client.get('/forget-visits-and-save')
+  assert.equal(response.status, 200)
+  assert.deepEqual(response.body, { failed: null })
 })
 
 test('regression: a new session whose save() was refused as too large, then shrunk, is stored at the end of the request and gets its cookie', async () => {

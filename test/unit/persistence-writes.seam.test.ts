@@ -2,12 +2,17 @@
 // lib/session/session-services.ts), on the in-memory memcached with fresh
 // nodes per test, counted with the servers' own counters and app.msm.stats():
 // - change detection of Dates read from the session (no proxy can watch
-//   them): isModified(), and what the end of the request writes;
+//   them): isModified(), and what the end of the request writes, also for a
+//   session another Avro writer stored (several map blocks, another writer
+//   schema);
 // - values refused: by set() at once, by the end of the request when put in
 //   place into an object read from the session, and above maxSessionSize;
-// - save() and reload() in the middle of a request;
+// - save() and reload() in the middle of a request; a value read before a
+//   reload() that found the session removed is no longer the session's;
 // - a new session whose nodes fail during its request gets one more try on a
-//   node that came back;
+//   node that came back, but not on the node that failed;
+// - a write that finds the session destroyed by a concurrent request: no 503,
+//   no rolling cookie, not reported saved;
 // - backupAsync: what the writes queued after the response report (isSaved,
 //   'auto' locking learning that a route modifies sessions).
 // docs/how-it-works.md (the request lifecycle), docs/security.md,
@@ -16,9 +21,13 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
+import { formatSessionId, generateRandomPart } from '../../lib/ids/session-id.js'
+import type { Attributes } from '../../lib/types/index.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { buildApp, CookieClient, drained, idOf, nodeOf, nodeState, sessionOn, startApp, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
+import { copyOf, gates, withRoutes } from '../helpers/requests.js'
+import { codec, metaOf, publishWriterSchema, storeBoth, storedByOtherWriter } from '../helpers/stored-values.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 100 }
 const resources = usePerTestCleanup()
@@ -67,6 +76,7 @@ async function setup (count: number, options: Partial<MsmOptions> = {}): Promise
       if (set !== undefined) request.session.set('n', Number(set))
       return { modified: request.session.isModified(), when: when.getTime() }
     })
+    fastify.get('/date-only', async (request) => ({ when: (request.session.get('when') as Date).getTime() }))
     fastify.post('/date-read-change-id', async (request) => {
       (request.session.get('when') as Date).getTime()
       await request.session.changeSessionId()
@@ -112,6 +122,25 @@ async function setup (count: number, options: Partial<MsmOptions> = {}): Promise
       request.session.set('m', 5)
       return after
     })
+    fastify.get('/vanish-and-reload', async (request) => {
+      const id = request.session.id as string
+      await cluster.node(nodeOf(id)).command(`delete ${id}\r\n`)
+      const decoded = (): number => fastify.msm.stats().timings.deserialize.count
+      const before = decoded()
+      await request.session.reload()
+      return { decoded: decoded() - before, n: request.session.get('n') ?? null, isNew: request.session.isNew }
+    })
+    fastify.get('/reload-removed-then-change', async (request) => {
+      const user = request.session.get('user') as { visits: number }
+      const id = request.session.id as string
+      await cluster.node(nodeOf(id)).command(`delete ${id}\r\n`)
+      for (const node of cluster.nodes) await node.command(`delete bak:${id}\r\n`)
+      await request.session.reload()
+      const isNew = request.session.isNew
+      // Still the object read before reload(): a change in place, without set()
+      user.visits++
+      return { isNew, id: request.session.id }
+    })
     fastify.get('/held-save-then-set', async (request) => {
       request.session.set('n', 10)
       await request.session.save()
@@ -152,12 +181,6 @@ async function setup (count: number, options: Partial<MsmOptions> = {}): Promise
 
 const sets = (cluster: MemoryCluster): number => cluster.nodes.reduce((sum, node) => sum + node.server.stats().cmd_set, 0)
 
-function copyOf (client: CookieClient): CookieClient {
-  const copy = new CookieClient(client.base)
-  for (const [name, value] of client.cookies) copy.cookies.set(name, value)
-  return copy
-}
-
 describe('Dates read from the session', () => {
   test('a Date read and left alone is not a change: isModified() is false and nothing is written', async () => {
     const { cluster, app, client } = await setup(2)
@@ -197,6 +220,39 @@ describe('Dates read from the session', () => {
     assert.equal(idOf(client), id, 'the new cookie')
     assert.ok(cluster.nodes.some((node) => node.server.peek(id) !== undefined), 'stored under the new id')
     assert.equal((await client.get('/date-read')).body.when, 1_000_000)
+  })
+
+  test('a Date read unchanged from a session that another Avro writer stored in several map blocks writes nothing', async () => {
+    const { cluster, app, base } = await setup(2)
+    const client = await sessionOn(base, 'n1')
+    const id = idOf(client)
+    // Avro lets a writer split a map into blocks; this package writes one: { when } then { n }
+    const when = codec.encodeAttributes({ when: new Date(1_000_000) } as Attributes)
+    const n = codec.encodeAttributes({ n: 1 })
+    const blocks = Buffer.concat([when.subarray(0, when.length - 1), n])
+    await storeBoth(cluster, id, codec.encodeValue(metaOf(id), blocks))
+    const before = sets(cluster)
+    const saved = app.msm.stats().saved
+    const response = await client.get('/date-only')
+    assert.equal(response.status, 200)
+    assert.equal(response.body.when, 1_000_000)
+    assert.equal(sets(cluster), before, 'nothing written')
+    assert.equal(app.msm.stats().saved, saved)
+    assert.equal((await client.get('/read')).body.n, 1)
+  })
+
+  test('a Date read from a session stored with another writer schema is served, and the session stays readable', async () => {
+    const { cluster, app, client } = await setup(2)
+    const fingerprint = await publishWriterSchema(cluster)
+    const id = formatSessionId(generateRandomPart(), 'n1')
+    await storeBoth(cluster, id, storedByOtherWriter(fingerprint, id, { when: new Date(1_000_000), n: 1 } as Attributes))
+    client.cookies.set('sessionId', id)
+    const response = await client.get('/date-only')
+    assert.equal(response.status, 200)
+    assert.equal(response.body.when, 1_000_000)
+    assert.equal(app.msm.stats().schemaResolved, 1, 'read by resolution')
+    const read = await client.get('/read')
+    assert.deepEqual([read.body.n, read.body.isNew], [1, false])
   })
 })
 
@@ -296,6 +352,30 @@ describe('save() and reload() in a request', () => {
     assert.equal(read.body.isNew, false)
     assert.equal(read.body.n, null, 'with nothing of what was removed')
   })
+
+  test('reload() of a session gone from memcached leaves it empty and new, and deserializes nothing', async () => {
+    const { client } = await setup(2)
+    await client.get('/count')
+    assert.deepEqual((await client.get('/vanish-and-reload')).body, { decoded: 0, n: null, isNew: true })
+  })
+
+  test('a value read before reload() found the session removed is no longer the session: changing it writes nothing, under no id', async () => {
+    const { cluster, base, another } = await setup(2)
+    // n1 is a failover node for this instance: a new id it gives is always on n2
+    const instance = await another({ failoverNodes: ['n1'] })
+    const client = await sessionOn(base, 'n1')
+    await client.post('/set', { key: 'user', value: { visits: 1 } })
+    const id = idOf(client)
+    client.base = instance.base
+    const before = sets(cluster)
+    const response = await client.get('/reload-removed-then-change')
+    assert.equal(response.status, 200)
+    assert.deepEqual(response.body, { isNew: true, id })
+    assert.equal(sets(cluster) - before, 0, 'no empty session written, here or under another id')
+    assert.equal(response.headers.get('set-cookie'), null)
+    assert.equal(instance.app.msm.stats().revivalsPrevented, 0)
+    assert.equal(instance.app.msm.stats().saveFailures, 0)
+  })
 })
 
 describe('failures', () => {
@@ -327,6 +407,74 @@ describe('failures', () => {
     const entry = logs.find((log) => /could not save the session/.test(log.msg))
     assert.ok(entry !== undefined)
     assert.match(entry.err?.message ?? '', /ECONNREFUSED|killed/)
+  })
+
+  test('a new session whose only node fails is not tried again on that node: the log names the failure of its write', async () => {
+    const { app, client, logs } = await setup(1)
+    const response = await client.get('/kill-all-then-set')
+    assert.equal(response.status, 200)
+    assert.deepEqual(client.lastSetCookie, [], 'not stored: no cookie')
+    assert.equal(app.msm.stats().saveFailures, 1)
+    const entry = logs.find((log) => /could not save the session/.test(log.msg))
+    assert.ok(entry !== undefined)
+    assert.match(entry.err?.message ?? '', /ECONNREFUSED/)
+  })
+})
+
+describe('a write that finds the session destroyed by a concurrent request', () => {
+  /** GET /held-set waits for the gate, then sets n: a write after whatever happened meanwhile. */
+  async function heldWrites (options: Partial<MsmOptions>): Promise<StartedApp & { cluster: MemoryCluster, entered: Promise<void>, release: () => void, savedAtResponse: boolean[] }> {
+    const cluster = await startMemoryCluster(2)
+    resources.clusters.push(cluster)
+    const gate = gates(2)
+    const savedAtResponse: boolean[] = []
+    const started = await startApp(cluster, resources.apps, { ...FAST, ...options }, withRoutes((app) => {
+      app.addHook('onResponse', async (request) => {
+        if (request.url === '/held-set') savedAtResponse.push(request.session.isSaved())
+      })
+      app.get('/held-set', async (request) => {
+        request.session.get('n')
+        gate.open(0)
+        await gate.wait(1)
+        request.session.set('n', 11)
+        return { ok: true }
+      })
+    }))
+    return { ...started, cluster, entered: gate.wait(0), release: () => { gate.open(1) }, savedAtResponse }
+  }
+
+  /** A write held until a concurrent request of the same client destroyed the session; its response. */
+  async function writeRacingDestroy (held: Awaited<ReturnType<typeof heldWrites>>): Promise<Awaited<ReturnType<CookieClient['get']>>> {
+    const client = await sessionOn(held.base, 'n1')
+    const writing = copyOf(client).get('/held-set')
+    try {
+      await held.entered
+      assert.equal((await copyOf(client).post('/destroy')).status, 200)
+    } finally {
+      held.release()
+    }
+    return await writing
+  }
+
+  test("is no store failure with storeFailurePolicy 'fail' (no 503)", async () => {
+    const held = await heldWrites({ storeFailurePolicy: 'fail' })
+    const { app } = held
+    const response = await writeRacingDestroy(held)
+    assert.equal(response.status, 200)
+    const stats = app.msm.stats()
+    assert.equal(stats.revivalsPrevented, 1)
+    assert.equal(stats.saveFailures, 0)
+  })
+
+  test('renews no rolling cookie and is not reported saved', async () => {
+    const held = await heldWrites({ cookie: { maxAge: 600 } })
+    const { app, savedAtResponse } = held
+    const response = await writeRacingDestroy(held)
+    assert.equal(response.status, 200)
+    assert.equal(response.headers.get('set-cookie'), null, 'no cookie for the destroyed session')
+    await waitFor(() => savedAtResponse.length === 1, 'the onResponse hook of the writing request')
+    assert.deepEqual(savedAtResponse, [false], 'isSaved() of the writing request')
+    assert.equal(app.msm.stats().revivalsPrevented, 1)
   })
 })
 

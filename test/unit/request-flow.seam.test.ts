@@ -2,15 +2,15 @@
 // app.msm.stats() counts it, on the in-memory memcached: which requests load,
 // create, save, skip or touch a session; ignored and bypassed requests; a
 // node that fails between the read and the write of one request (the
-// handler stops it); the size limit. Written for mutants that survived the
-// rest of the suite (test/mutation/REPORT.md).
+// handler stops it); the size limit, at its exact bound. Written for mutants
+// that survived the rest of the suite (test/mutation/REPORT.md).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
-import { buildApp, idOf, sessionOn, startApp, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
+import { buildApp, CookieClient, idOf, nodeOf, sessionOn, startApp, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
 
 const resources = usePerTestCleanup()
 
@@ -151,6 +151,22 @@ test('a value over maxSessionSize fails the request, counted, and nothing is sto
   assert.equal(cluster.node('n1').server.stats().cmd_set + cluster.node('n2').server.stats().cmd_set, sets)
   assert.equal(idOf(client), id)
   assert.equal((await client.get('/big?size=100')).status, 200, 'a smaller value fits')
+})
+
+test('maxSessionSize is the largest stored value accepted: a value of exactly that size is stored, one 4 bytes larger is refused', async () => {
+  const measuring = await setup(2)
+  const { cluster } = measuring
+  await measuring.client.get('/big?size=1500')
+  const id = idOf(measuring.client)
+  const size = (cluster.node(nodeOf(id)).server.peek(id) as string).length
+  const { app, client } = await startApp(cluster, resources.apps, { operationTimeout: 300, nodeRetryInterval: 100, maxSessionSize: size })
+  const exact = await client.get('/big?size=1500')
+  assert.equal(exact.status, 200, `a stored value of ${size} characters`)
+  assert.equal(client.lastSetCookie.length, 1)
+  const larger = await new CookieClient(client.base).get('/big?size=1503')
+  assert.equal(larger.status, 500)
+  assert.equal(larger.body.code, 'FST_MSM_SESSION_TOO_LARGE')
+  assert.equal(app.msm.stats().oversized, 1)
 })
 
 test('backupAsync: writes and touches leave after the response through the queue, counted per job', async () => {

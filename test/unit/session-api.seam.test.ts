@@ -223,6 +223,19 @@ describe('@fastify/session methods', () => {
     assert.deepEqual((await client.get('/callbacks')).body.called, ['save:ok', 'reload:ok', 'regenerate:ok', 'regenerate-cb-only:ok', 'destroy:ok'])
   })
 
+  test('save(callback) that fails calls the callback with the error', async () => {
+    const { client } = await startApp(cluster, apps, { maxSessionSize: 2000 }, appWith({
+      'GET /save-too-big': async (request) => {
+        request.session.set('big', 'x'.repeat(5000))
+        let heard = 'not called'
+        await request.session.save((error?: Error) => { heard = (error as { code?: string } | undefined)?.code ?? 'no error' })
+        request.session.set('big', 'small')
+        return { heard }
+      }
+    }))
+    assert.deepEqual((await client.get('/save-too-big')).body, { heard: 'FST_MSM_SESSION_TOO_LARGE' })
+  })
+
   test('save() writes before the response: another instance reads it while the request is still running', async () => {
     let release: () => void = () => {}
     const held = new Promise<void>((resolve) => { release = resolve })

@@ -5,11 +5,12 @@ import { crc64Avro } from '../../lib/serialization/crc64-avro.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { HEADER_LENGTH } from '../../lib/serialization/codec-format.js'
 import { jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/serializer-codec.js'
-import { SESSION_SCHEMA } from '../../lib/serialization/avro-types.js'
+import { SESSION_SCHEMA, SESSION_SCHEMA_V1 } from '../../lib/serialization/avro-types.js'
+import { plainWriterSchema, writerTypeOf } from '../helpers/stored-values.js'
 import { allAttributes } from '../helpers/attributes.js'
 
 const codec = new AvroSessionCodec()
-const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 1800 }
+const meta = { id: '0123456789abcdef0123456789abcdef-n1', createdAt: 1_700_000_000_000, lastAccessedAt: 1_700_000_100_000, maxInactiveInterval: 1800, ownMaxInactiveInterval: null, ownCookieMaxAge: null }
 const attributes = {
   user: { id: 'u1', roles: ['admin', 'dev'], score: 3.25, active: true, manager: null },
   n: 42,
@@ -44,12 +45,18 @@ test('the stored value is base64 text of header + Avro, readable with the publis
   const bytes = Buffer.from(stored, 'base64')
   assert.equal(bytes[0], 1, 'format version')
   assert.deepEqual([...bytes.subarray(1, 3)], [0xc3, 0x01], 'single-object marker')
-  const plainType = avro.Type.forSchema(SESSION_SCHEMA as never)
+  // A session without lifetimes of its own: in 0.1.0's record (one with them: SESSION_SCHEMA, below)
+  const plainType = avro.Type.forSchema(SESSION_SCHEMA_V1 as never)
   assert.deepEqual(bytes.subarray(3, HEADER_LENGTH), crc64Avro(JSON.stringify(plainType.schema())), 'fingerprint of the canonical schema')
   // No logical type registered: the JsonValue wrapper records appear as { v: { branch: value } }
   const record = plainType.fromBuffer(bytes.subarray(HEADER_LENGTH)) as { id: string, attributes: Record<string, { v: unknown }> }
   assert.equal(record.id, meta.id)
   assert.deepEqual(JSON.parse(JSON.stringify(record.attributes.n)), { v: { double: 42 } })
+  const remembered = Buffer.from(codec.encodeValue({ ...meta, ownMaxInactiveInterval: 3600, ownCookieMaxAge: 'BROWSER_SESSION' }, codec.encodeAttributes({ n: 42 })), 'base64')
+  const fullType = avro.Type.forSchema(SESSION_SCHEMA as never)
+  assert.deepEqual(remembered.subarray(3, HEADER_LENGTH), crc64Avro(JSON.stringify(fullType.schema())))
+  const full = fullType.fromBuffer(remembered.subarray(HEADER_LENGTH)) as { ownMaxInactiveInterval: unknown, ownCookieMaxAge: unknown }
+  assert.deepEqual([full.ownMaxInactiveInterval, full.ownCookieMaxAge], [3600, 'BROWSER_SESSION'])
 })
 
 test('equal attributes encode to equal bytes, different ones do not', () => {
@@ -151,15 +158,14 @@ test('a value written with another schema asks for that schema, then resolves by
   const first = v2.decodeValue(written)
   assert.equal(first.ok, 'unknown-schema')
   if (first.ok !== 'unknown-schema') return
-  assert.equal(first.fingerprint, v1.fingerprintHex)
-  const { buildWriterType } = await import('../../lib/serialization/avro-types.js')
-  const resolved = v2.decodeWithWriter(first.bytes, buildWriterType(JSON.parse(v1.schemaText)))
+  assert.equal(first.fingerprint, plainWriterSchema(v1).fingerprintHex)
+  const resolved = v2.decodeWithWriter(first.bytes, writerTypeOf(v1, first.bytes))
   assert.ok(resolved.ok === true)
   assert.deepEqual(resolved.session.attributes, { user: null, visits: 7, theme: 'light' }, 'added field gets its default, removed field is dropped')
   assert.equal(resolved.session.attributesBytes, null)
 
   const noDefault = new AvroSessionCodec({ ...typedSchema, fields: [...typedSchema.fields, { name: 'tenant', type: 'string' }] })
-  const refused = noDefault.decodeWithWriter(first.bytes, buildWriterType(JSON.parse(v1.schemaText)))
+  const refused = noDefault.decodeWithWriter(first.bytes, writerTypeOf(v1, first.bytes))
   assert.equal(refused.ok, false, 'a field added without a default cannot be resolved')
 })
 

@@ -1,14 +1,16 @@
 // Sticky mode (lib/sticky/sticky-sessions.ts) ends sessions the process holds
-// exactly as non-sticky mode does: idle past maxInactiveInterval (mocked
-// clock, test/helpers/clock.ts), destroyed, or regenerated. The process must
-// not serve them from memory afterwards, and their stored copies go too.
+// exactly as non-sticky mode does: idle past maxInactiveInterval or past
+// maxAge (mocked clock, test/helpers/clock.ts), destroyed, or regenerated.
+// The process must not serve them from memory afterwards, and their stored
+// copies go too.
 // Written for mutants that survived the rest of the suite (test/mutation/REPORT.md).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
-import { CookieClient, drained, idOf, startApp, type StartedApp } from '../helpers/app.js'
+import { drained, idOf, startApp, type StartedApp } from '../helpers/app.js'
 import { mockedClock } from '../helpers/clock.js'
+import { copyOf } from '../helpers/requests.js'
 
 const resources = usePerTestCleanup()
 
@@ -17,12 +19,6 @@ async function sticky (options: Record<string, unknown> = {}): Promise<StartedAp
   resources.clusters.push(cluster)
   const started = await startApp(cluster, resources.apps, { sticky: true, operationTimeout: 300, ...options })
   return { cluster, ...started }
-}
-
-function copyOf (client: CookieClient): CookieClient {
-  const copy = new CookieClient(client.base)
-  copy.cookies = new Map(client.cookies)
-  return copy
 }
 
 const stored = (cluster: MemoryCluster, id: string): boolean => cluster.nodes.some((node) => node.server.peek(id) !== undefined || node.server.peek(`bak:${id}`) !== undefined)
@@ -46,6 +42,19 @@ test('a held session idle past maxInactiveInterval is a new session, and its sto
   assert.equal(stats.requestsWithoutSession - before.requestsWithoutSession, 1)
   assert.equal(stats.localSessions, 0)
   assert.equal(stored(cluster, id), false, 'no copy left to bring it back')
+})
+
+test('a held session past maxAge is a new session, not served from the process', async (t) => {
+  const advance = mockedClock(t)
+  const { app, client } = await sticky({ maxAge: 1 })
+  assert.equal((await client.get('/count')).body.n, 1)
+  assert.equal(app.msm.stats().localSessions, 1, 'held in the process')
+  await advance(1300)
+  const late = await client.get('/read')
+  assert.equal(late.body.n, null, 'past maxAge the session is gone, even from the process')
+  assert.equal(late.body.isNew, true)
+  assert.ok(app.msm.stats().expired >= 1)
+  assert.ok(app.msm.stats().localHits === 0, 'the late request was not served from the process')
 })
 
 test('a destroyed session is no longer held: its old cookie finds nothing', async () => {

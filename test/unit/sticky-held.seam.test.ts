@@ -6,8 +6,9 @@
 //   by a read-only request (counted as relocated, not as restored), held under
 //   its new id only (`localSessions` does not grow), and its new cookie is sent;
 // - a touch of a held session is remembered from one request to the next, so
-//   reads within touchInterval after it cost no memcached command (mocked
-//   clock, test/helpers/clock.ts).
+//   reads within touchInterval after it cost no memcached command, and a run
+//   of reads touches at most once per touchInterval (mocked clock,
+//   test/helpers/clock.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { MsmOptions } from '../../lib/index.js'
@@ -15,6 +16,7 @@ import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcac
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { CookieClient, drained, idOf, nodeOf, nodeState, sessionOn, startApp, type StartedApp, waitFor } from '../helpers/app.js'
 import { mockedClock } from '../helpers/clock.js'
+import { operationsDuring } from '../helpers/memcached.js'
 
 const STICKY = { sticky: true, maxInactiveInterval: 60, touchInterval: 30, operationTimeout: 300, nodeRetryInterval: 100 }
 const resources = usePerTestCleanup()
@@ -102,4 +104,28 @@ test('a held session that was touched is not touched again within touchInterval'
   await client.get('/read')
   await drained(app)
   assert.equal(touches(cluster) - before, 4, 'a touchInterval after it: touched again')
+})
+
+test('sticky reads over more than two touch intervals touch memcached at most once per interval, and write nothing', async (t) => {
+  const advance = mockedClock(t)
+  const cluster = await nodes(2)
+  const { app, client } = await sticky(cluster, { maxInactiveInterval: 10, touchInterval: 1 })
+  await client.get('/count')
+  await drained(app)
+  let requests = 0
+  let elapsed = 0
+  const { ops } = await operationsDuring(cluster, async () => {
+    const started = Date.now()
+    // 60 reads 40 ms apart: more than two touch intervals
+    for (; requests < 60; requests++) {
+      assert.equal((await client.get('/read')).body.n, 1)
+      await drained(app)
+      await advance(40)
+    }
+    elapsed = Date.now() - started
+  })
+  const intervals = Math.ceil(elapsed / 1000) + 1
+  assert.ok(ops.touch >= 2, `${ops.touch} touches: the session is extended`)
+  assert.ok(ops.touch <= 2 * intervals, `${ops.touch} touches for ${requests} requests over ${elapsed} ms: at most one pair per touchInterval`)
+  assert.equal(ops.set, 0, 'nothing written')
 })

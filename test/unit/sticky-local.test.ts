@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { StickySessions, type StickyParts } from '../../lib/sticky/sticky-sessions.js'
 import { LocalSessions } from '../../lib/sticky/local-sessions.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
-import { Expiry } from '../../lib/session/expiry.js'
+import { Expiry, type Lifetimes } from '../../lib/session/expiry.js'
 import { readAttribute } from '../../lib/serialization/lazy-attributes.js'
 import { allAttributes } from '../helpers/attributes.js'
 import { createState, type SessionHost, type SessionState } from '../../lib/session/session-state.js'
@@ -14,6 +14,7 @@ import { createCounters } from '../../lib/stats/counters.js'
 import type { ParsedSessionId } from '../../lib/ids/session-id.js'
 
 const codec = new AvroSessionCodec()
+const expiry = new Expiry({ maxInactiveInterval: 1800, touchInterval: 60, touchIntervalConfigured: false, maxAge: null })
 const ID = '0123456789abcdef0123456789abcdef-n1'
 const parsed = { id: ID, nodeId: 'n1', route: null } as unknown as ParsedSessionId
 const stored = { user: { id: 'u1', since: new Date(1_700_000_000_123) }, n: 7 }
@@ -23,7 +24,7 @@ function setUp (): { sticky: StickySessions, local: LocalSessions } {
   const parts = {
     local,
     ring: { isAvailable: () => true, isFailoverNode: () => false },
-    expiry: new Expiry({ maxInactiveInterval: 1800, touchInterval: 60, maxAge: null }),
+    expiry,
     counters: createCounters(),
     route: null,
     decodeAttributes: (bytes: Buffer) => codec.decodeAttributes(bytes)
@@ -32,13 +33,14 @@ function setUp (): { sticky: StickySessions, local: LocalSessions } {
 }
 
 function request (): SessionState {
-  return createState({ emptyAttributes: () => codec.emptyAttributes() } as unknown as SessionHost, Date.now())
+  const host = { emptyAttributes: () => codec.emptyAttributes(), lifetimes: (own: Lifetimes) => expiry.lifetimes(own.ownMaxInactiveInterval, own.ownCookieMaxAge) }
+  return createState(host as unknown as SessionHost, Date.now(), false, expiry.defaults)
 }
 
 function held (sticky: StickySessions): void {
   const first = request()
   Object.assign(first, { id: ID, nodeId: 'n1', attributes: { ...stored } })
-  sticky.keep(first, () => codec.encodeAttributes(first.attributes), Date.now(), true)
+  sticky.keepWritten(first, codec.encodeAttributes(first.attributes), Date.now())
 }
 
 test('between requests a session is held as its bytes; the attributes object only weakly', () => {
@@ -48,7 +50,8 @@ test('between requests a session is held as its bytes; the attributes object onl
   assert.ok(entry !== undefined)
   assert.ok(entry.live instanceof WeakRef, 'the attributes object is not kept alive by the cache')
   assert.deepEqual(allAttributes(codec.decodeAttributes(entry.storedBytes)), stored)
-  for (const value of Object.values(entry)) assert.equal(typeof value === 'object' && value !== null && !(value instanceof Buffer) && !(value instanceof WeakRef), false)
+  // Besides the bytes and the weak reference, only the session's lifetimes: shared, immutable and small
+  for (const value of Object.values(entry)) assert.equal(typeof value === 'object' && value !== null && !(value instanceof Buffer) && !(value instanceof WeakRef) && value !== expiry.defaults, false)
 })
 
 test('a request after the attributes object was collected decodes them from the bytes, Dates included', async () => {

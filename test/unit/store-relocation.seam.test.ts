@@ -9,11 +9,13 @@
 // up again. docs/failover.md, "What happens to a session".
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { CookieClient, idOf, sessionOn, startApp, type StartedApp } from '../helpers/app.js'
 import { mockedClock } from '../helpers/clock.js'
+import { copyOf } from '../helpers/requests.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 200 }
 const resources = usePerTestCleanup()
@@ -22,13 +24,6 @@ async function setup (count: number, options: Partial<MsmOptions> = {}): Promise
   const cluster = await startMemoryCluster(count)
   resources.clusters.push(cluster)
   return { cluster, ...await startApp(cluster, resources.apps, { ...FAST, ...options }) }
-}
-
-/** A client that sends the same cookie as `client`, and keeps its own from then on. */
-function copyOf (client: CookieClient): CookieClient {
-  const copy = new CookieClient(client.base)
-  for (const [name, value] of client.cookies) copy.cookies.set(name, value)
-  return copy
 }
 
 /** Deletes `key` on a node, as memcached's own `delete` would. */
@@ -68,6 +63,26 @@ describe('relocation reads every backup copy', () => {
       assert.equal((await client.get('/count')).body.n, 3)
     })
   }
+
+  test('a backup that moved while a node was away (older copy on the first successor, newer on the next): the newer copy is served', async () => {
+    const { cluster, base } = await setup(3)
+    const client = await sessionOn(base, 'n1')
+    const id = idOf(client)
+    const older = await cluster.node('n2').get(`bak:${id}`)
+    assert.ok(older !== undefined)
+    await sleep(10)
+    assert.equal((await client.get('/count')).body.n, 2)
+    const newer = await cluster.node('n2').get(`bak:${id}`)
+    assert.ok(newer !== undefined && newer !== older)
+    // As after a backup that moved while a node was away: the newer copy on n3, an older one left on n2
+    await cluster.node('n3').set(`bak:${id}`, newer)
+    await cluster.node('n2').set(`bak:${id}`, older)
+    await cluster.node('n1').kill()
+    const read = await client.get('/read')
+    assert.notEqual(read.body.id, id, 'relocated to a new id')
+    assert.equal(read.body.n, 2, 'the newest backup copy is served, not the older one')
+    assert.equal((await client.get('/count')).body.n, 3)
+  })
 
   test('a copy that cannot be decoded is passed over for one that can, wherever it is', async () => {
     const { cluster, app, base } = await setup(3)

@@ -6,8 +6,11 @@
 //   tried, and the write is acknowledged with the primary alone;
 // - a touch whose backup cannot be written again anywhere counts the failed
 //   attempt;
+// - a write queued after the response (backupAsync) does not revive a
+//   session that a concurrent request destroyed meanwhile;
 // - in sticky mode a touch that finds the primary restarted empty writes it
-//   back from the process (a plain write, not "only if present");
+//   back from the process (a plain write, not "only if present"), and a copy
+//   it cannot write again is a warning in the log;
 // - a node removed with app.msm.setNodes() while a request on one of its
 //   sessions runs: a change is kept on the backup copies (and relocated
 //   next), a destroy deletes the backup copy, a reload finds nothing;
@@ -20,9 +23,12 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
-import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
+import { kTransport } from '../../lib/memcached/transport.js'
+import { failingTransport, type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
-import { buildApp, CookieClient, drained, idOf, nodeState, sessionOn, startApp, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
+import { buildApp, CookieClient, drained, idOf, nodeOf, nodeState, sessionOn, startApp, type StartedApp, type TestAppOptions, waitFor } from '../helpers/app.js'
+import { mockedClock } from '../helpers/clock.js'
+import { copyOf } from '../helpers/requests.js'
 
 const FAST = { operationTimeout: 300, nodeRetryInterval: 200 }
 const resources = usePerTestCleanup()
@@ -31,12 +37,6 @@ async function setup (count: number, options: Partial<MsmOptions> = {}, build?: 
   const cluster = await startMemoryCluster(count)
   resources.clusters.push(cluster)
   return { cluster, ...await startApp(cluster, resources.apps, { ...FAST, ...options }, build === undefined ? {} : { build }) }
-}
-
-function copyOf (client: CookieClient): CookieClient {
-  const copy = new CookieClient(client.base)
-  for (const [name, value] of client.cookies) copy.cookies.set(name, value)
-  return copy
 }
 
 /**
@@ -91,6 +91,28 @@ for (const count of [1, 2]) {
   })
 }
 
+test('backupAsync: a queued write of a request that changed the session does not revive it once a concurrent request destroyed it', async () => {
+  const held = heldRoute()
+  const { cluster, app, client } = await setup(2, { backupAsync: true }, held.build)
+  await client.get('/count')
+  await drained(app)
+  const id = idOf(client)
+  const oldCookie = copyOf(client)
+  const a = copyOf(client).get('/held/count')
+  await held.entered
+  assert.equal((await copyOf(client).post('/destroy')).status, 200)
+  held.release()
+  assert.equal((await a).status, 200)
+  await drained(app)
+  for (const node of cluster.nodes) {
+    assert.equal(node.server.peek(id), undefined, `no primary copy on ${node.id}`)
+    assert.equal(node.server.peek(`bak:${id}`), undefined, `no backup copy on ${node.id}`)
+  }
+  const read = await oldCookie.get('/read')
+  assert.equal(read.body.n, null, 'the destroyed session stays destroyed')
+  assert.equal(app.msm.stats().revivalsPrevented, 1)
+})
+
 test('a backup write that fails on every successor is counted per node tried; the primary alone acknowledges it', async () => {
   const { cluster, app, base } = await setup(3)
   const client = await sessionOn(base, 'n1')
@@ -130,6 +152,29 @@ test('sticky: a touch that finds the primary restarted empty writes it back from
   await drained(app)
   assert.notEqual(cluster.node('n1').server.peek(id), undefined, 'the primary copy is back')
   assert.equal(app.msm.stats().restored, 1)
+})
+
+test('sticky: a primary copy that a touch found missing and that cannot be written again is a warning in the log', async (t) => {
+  const advance = mockedClock(t)
+  const cluster = await startMemoryCluster(2)
+  resources.clusters.push(cluster)
+  let failSets = false
+  const factory = failingTransport(cluster, 'set', () => failSets, 'SERVER_ERROR out of memory storing object')
+  const logs: Array<{ msg: string }> = []
+  const logger = { level: 'warn', stream: { write: (line: string) => { logs.push(JSON.parse(line) as { msg: string }) } } }
+  const options = { ...FAST, sticky: true, maxInactiveInterval: 60, touchInterval: 10, [kTransport]: factory } as Partial<MsmOptions>
+  const { app, client } = await startApp(cluster, resources.apps, options, { logger })
+  await client.get('/count')
+  await drained(app)
+  const id = idOf(client)
+  // The primary's node lost the session (restarted empty, say); the process still holds it
+  await cluster.node(nodeOf(id)).command(`delete ${id}\r\n`)
+  await advance(11_000)
+  failSets = true
+  assert.equal((await client.get('/read')).body.n, 1)
+  await drained(app)
+  const warning = logs.find((entry) => /could not write a missing copy of the session again/.test(entry.msg))
+  assert.ok(warning !== undefined, JSON.stringify(logs.map((entry) => entry.msg)))
 })
 
 describe('a node removed with setNodes while a request on one of its sessions runs', () => {

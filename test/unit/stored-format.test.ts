@@ -15,11 +15,11 @@ import { KeyRing } from '../../lib/crypto/key-ring.js'
 import type { Attributes } from '../../lib/types/index.js'
 
 const id = '0123456789abcdef0123456789abcdef-n1'
-const meta = { id, createdAt: 1767225600000, lastAccessedAt: 1767225660000, maxInactiveInterval: 1800 }
+const meta = { id, createdAt: 1767225600000, lastAccessedAt: 1767225660000, maxInactiveInterval: 1800, ownMaxInactiveInterval: null, ownCookieMaxAge: null }
 const attributes = { user: { id: 7, name: 'Ada', roles: ['admin'] }, cart: [1, 2.5, null, true], seen: new Date(1767225630000), text: 'grüß 𝒜' }
 const { seen: _dropped, ...jsonAttributes } = attributes
 
-/** Recorded from release 0.1.0 (commit e587f89) with the attributes above. */
+/** Recorded from release 0.1.0 (commit e587f89) with the attributes above: the meta fields of that release alone. */
 const RECORDED = {
   generic: 'AcMBwkGiJG89RmJGMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYtbjGAoNXt7mbAydzt7maQHAgIdXNlcgoGBGlkBAAAAAAAABxACG5hbWUGBkFkYQpyb2xlcwgCBgphZG1pbgAACGNhcnQICAQAAAAAAADwPwQAAAAAAAAEQAACAQAIc2Vlbgzg9Njt7mYIdGV4dAYWZ3LDvMOfIPCdkpwA',
   typed: 'AcMBgtL578s6gndGMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYtbjGAoNXt7mbAydzt7maQHAZhZGEG',
@@ -32,22 +32,56 @@ function plain (read: Attributes): Record<string, unknown> {
   return Object.fromEntries(Object.keys(read).map((key) => [key, readAttribute(read, key)]))
 }
 
-describe('values recorded from earlier releases, encryption off', () => {
+describe('values recorded from release 0.1.0, encryption off', () => {
   const cases = [
     ['format 1, generic Avro', new AvroSessionCodec(), RECORDED.generic, attributes],
     ['format 1, typed schema', new AvroSessionCodec(typedSchema), RECORDED.typed, { user: 'ada', visits: 3 }],
     ['format 2, JSON serializer', new SerializerSessionCodec(jsonSerializer), RECORDED.json, jsonAttributes]
   ] as const
   for (const [name, codec, recorded, expected] of cases) {
-    test(`${name}: reads back unchanged`, () => {
+    test(`${name}: reads back unchanged, with no lifetimes of its own`, () => {
       const decoded = codec.decodeValue(recorded)
       assert.ok(decoded.ok === true, JSON.stringify(decoded))
       assert.deepEqual(decoded.session.meta, meta)
       assert.deepEqual(plain(decoded.session.attributes), expected)
+      assert.ok(decoded.session.attributesBytes !== null, 'read without the registry, its attribute bytes kept for change detection')
+    })
+
+    test(`${name}: a session without lifetimes of its own is still written byte for byte, so that 0.1.0 reads it`, () => {
+      assert.equal(codec.encodeValue(meta, codec.encodeAttributes(expected as unknown as Attributes)), recorded)
+    })
+  }
+})
+
+/** The meta of a "remember me" session: an idle timeout and a cookie lifetime of 30 days. */
+const remembered = { ...meta, maxInactiveInterval: 2592000, ownMaxInactiveInterval: 2592000, ownCookieMaxAge: 2592000000 }
+
+/** Recorded from the release after 0.1.0, which added the lifetime fields, with the attributes above. */
+const RECORDED_WITH_LIFETIMES = {
+  generic: 'AcMBtIbbw1I66VpGMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYtbjGAoNXt7mbAydzt7maAtLwCAoC0vAICgKD2pxMICHVzZXIKBgRpZAQAAAAAAAAcQAhuYW1lBgZBZGEKcm9sZXMIAgYKYWRtaW4AAAhjYXJ0CAgEAAAAAAAA8D8EAAAAAAAABEAAAgEACHNlZW4M4PTY7e5mCHRleHQGFmdyw7zDnyDwnZKcAA==',
+  browserSession: 'AcMBtIbbw1I66VpGMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYtbjGAoNXt7mbAydzt7maQHAAEAAgIdXNlcgoGBGlkBAAAAAAAABxACG5hbWUGBkFkYQpyb2xlcwgCBgphZG1pbgAACGNhcnQICAQAAAAAAADwPwQAAAAAAAAEQAACAQAIc2Vlbgzg9Njt7mYIdGV4dAYWZ3LDvMOfIPCdkpwA',
+  typed: 'AcMB1/76dy5Nq1VGMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYtbjGAoNXt7mbAydzt7maAtLwCAoC0vAICgKD2pxMGYWRhBg==',
+  json: 'BARqc29uRjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmLW4xgKDV7e5mwMnc7e5mgLS8AgKAtLwCAoCg9qcTeyJ1c2VyIjp7ImlkIjo3LCJuYW1lIjoiQWRhIiwicm9sZXMiOlsiYWRtaW4iXX0sImNhcnQiOlsxLDIuNSxudWxsLHRydWVdLCJ0ZXh0IjoiZ3LDvMOfIPCdkpwifQ=='
+}
+
+describe('values recorded with lifetimes of their own, encryption off', () => {
+  const browserSession = { ...meta, ownCookieMaxAge: 'BROWSER_SESSION' as const }
+  const cases = [
+    ['format 1, generic Avro', new AvroSessionCodec(), RECORDED_WITH_LIFETIMES.generic, remembered, attributes],
+    ['format 1, a browser-session cookie', new AvroSessionCodec(), RECORDED_WITH_LIFETIMES.browserSession, browserSession, attributes],
+    ['format 1, typed schema', new AvroSessionCodec(typedSchema), RECORDED_WITH_LIFETIMES.typed, remembered, { user: 'ada', visits: 3 }],
+    ['format 4, JSON serializer', new SerializerSessionCodec(jsonSerializer), RECORDED_WITH_LIFETIMES.json, remembered, jsonAttributes]
+  ] as const
+  for (const [name, codec, recorded, recordedMeta, expected] of cases) {
+    test(`${name}: reads back unchanged`, () => {
+      const decoded = codec.decodeValue(recorded)
+      assert.ok(decoded.ok === true, JSON.stringify(decoded))
+      assert.deepEqual(decoded.session.meta, recordedMeta)
+      assert.deepEqual(plain(decoded.session.attributes), expected)
     })
 
     test(`${name}: the same session is still written byte for byte`, () => {
-      assert.equal(codec.encodeValue(meta, codec.encodeAttributes(expected as unknown as Attributes)), recorded)
+      assert.equal(codec.encodeValue(recordedMeta, codec.encodeAttributes(expected as unknown as Attributes)), recorded)
     })
   }
 })
@@ -79,7 +113,7 @@ describe('format 3, the encrypted envelope', () => {
     const decoded = new EncryptedSessionCodec(new AvroSessionCodec(), ring).decodeValue(VECTOR.stored, VECTOR.sessionId)
     assert.ok(decoded.ok === true)
     assert.deepEqual(plain(decoded.session.attributes), { user: 'ada' })
-    assert.deepEqual(decoded.session.meta, { id, createdAt: 1767225600000, lastAccessedAt: 1767225600000, maxInactiveInterval: 1800 })
+    assert.deepEqual(decoded.session.meta, { id, createdAt: 1767225600000, lastAccessedAt: 1767225600000, maxInactiveInterval: 1800, ownMaxInactiveInterval: null, ownCookieMaxAge: null })
   })
 
   test('the same vector under another session id fails authentication', () => {

@@ -67,6 +67,14 @@ app.get('/', async (request) => {
   // @ts-expect-error cookie is the API's, not an attribute
   request.session.cookie = 'x'
   // The @fastify/session surface
+  // A session's own lifetimes: seconds of idle time, a cookie lifetime in ms (null: browser session)
+  request.session.maxInactiveInterval = 30 * 24 * 3600
+  const idle: number = request.session.maxInactiveInterval
+  // @ts-expect-error maxInactiveInterval takes seconds, a number
+  request.session.maxInactiveInterval = '30d'
+  request.session.cookie.maxAge = null
+  request.session.options({ maxAge: 30 * 24 * 3600 * 1000 })
+  const ownCookieMaxAge: number | null = request.session.cookie.maxAge
   const sessionId: string = request.session.sessionId
   const signed: string = request.session.encryptedSessionId
   await request.session.regenerate(['user'])
