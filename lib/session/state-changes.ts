@@ -10,7 +10,7 @@ import type { HeldSession } from './sticky-strategy.js'
 
 /**
  * @internal A stored session becomes this request's: from its primary or a
- * backup copy in memcached, or from the process (sticky mode).
+ * backup copy in memcached (`fromPrimary` says which).
  */
 export function adoptLoaded (state: SessionState, id: string, nodeId: string, stored: StoredSession, fromPrimary: boolean): void {
   const { meta } = stored
@@ -44,18 +44,19 @@ export function markUnavailable (state: SessionState, id: string, nodeId: string
   state.unavailable = true
 }
 
-/**
- * @internal The session moves to a new id (and node): it is written under it,
- * and its cookie sent. `repair`: a node fault moved it, so the write is not
- * queued.
- */
-export function moveTo (state: SessionState, id: string, nodeId: string, repair = false): void {
+/** @internal The session moves to a new id (and node): it is written under it, and its cookie sent. */
+export function moveTo (state: SessionState, id: string, nodeId: string): void {
   state.id = id
   state.nodeId = nodeId
   state.forceWrite = true
   state.sendCookie = true
   state.unavailable = false
-  if (repair) state.repair = true
+}
+
+/** @internal A node fault moves the session to a new id: as moveTo, and its write is done before the response, never queued. */
+export function relocateTo (state: SessionState, id: string, nodeId: string): void {
+  moveTo(state, id, nodeId)
+  state.repair = true
 }
 
 /** @internal A fresh id on a fresh node, for a session that gets data or a new id (changeSessionId). */

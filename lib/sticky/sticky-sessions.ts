@@ -4,7 +4,7 @@ import type { NodeRing } from '../cluster/node-ring.js'
 import type { SessionStore } from '../store/session-store.js'
 import { movedSessionId, type ParsedSessionId } from '../ids/session-id.js'
 import type { SessionState } from '../session/session-state.js'
-import { adoptHeld, heldAs, moveTo, whenStored } from '../session/state-changes.js'
+import { adoptHeld, heldAs, moveTo, relocateTo, whenStored } from '../session/state-changes.js'
 import type { Expiry } from '../session/expiry.js'
 import type { SessionRemover } from '../session/session-remover.js'
 import type { LocalRecord, StickyStrategy } from '../session/sticky-strategy.js'
@@ -145,7 +145,7 @@ export class StickySessions implements StickyStrategy {
       if (regular !== undefined && !ring.isFailoverNode(regular.id)) target = regular
     }
     if (target === undefined) return
-    moveTo(state, movedSessionId(state.id as string, target.id, route), target.id, true)
+    relocateTo(state, movedSessionId(state.id as string, target.id, route), target.id)
     counters.relocated++
   }
 }
