@@ -13,7 +13,7 @@ import { resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { median } from './report.js'
 import { startBenchmarkCluster } from './memcached-nodes.js'
-import { build } from './servers.js'
+import { build, subscribeAll } from './servers.js'
 import { scenarioByKey } from './scenarios.js'
 
 const REQUESTS_PER_ROUND = 100
@@ -58,6 +58,8 @@ async function round (target: Side): Promise<number | null> {
 }
 
 async function main (): Promise<void> {
+  // BENCH_SUBSCRIBE_ALL=1: a no-op subscriber on every diagnostics channel (the baseline may publish on none)
+  if (process.env.BENCH_SUBSCRIBE_ALL === '1') subscribeAll()
   const baseline = process.argv.find((arg) => arg.startsWith('--baseline='))?.slice('--baseline='.length)
   if (baseline === undefined) throw new Error('usage: allocations.ts --baseline=<checkout> <scenario key> ...')
   const keys = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))

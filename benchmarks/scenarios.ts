@@ -23,6 +23,8 @@ export interface Scenario {
   setup: Setup
   /** Size of the session's attributes as JSON; absent: the standard ~1 KB PAYLOAD. */
   sessionBytes?: number
+  /** A no-op subscriber on every diagnostics channel (the cost of publishing to a tracer); absent: none. */
+  allChannelsSubscribed?: true
 }
 
 /** A fixed benchmark key (never use a published key in production): the encrypted twins of d and e. */
@@ -48,7 +50,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { key: 'g', name: 'fastify-msm sticky, read-only', family: 'msm', route: '/read', setup: msm({ sticky: true }) },
   { key: 'h', name: 'fastify-msm non-sticky, read-only, stats: false', family: 'msm', route: '/read', setup: msm({ stats: false }) },
   { key: 'd-enc', name: 'fastify-msm non-sticky, read-only, encryption', family: 'msm', route: '/read', setup: msm({ encryption: BENCH_ENCRYPTION }) },
-  { key: 'e-enc', name: 'fastify-msm non-sticky, modifying, encryption', family: 'msm', route: '/write', setup: msm({ encryption: BENCH_ENCRYPTION }) }
+  { key: 'e-enc', name: 'fastify-msm non-sticky, modifying, encryption', family: 'msm', route: '/write', setup: msm({ encryption: BENCH_ENCRYPTION }) },
+  { key: 'd-traced', name: 'fastify-msm non-sticky, read-only, every channel subscribed', family: 'msm', route: '/read', setup: msm(), allChannelsSubscribed: true },
+  { key: 'e-traced', name: 'fastify-msm non-sticky, modifying, every channel subscribed', family: 'msm', route: '/write', setup: msm(), allChannelsSubscribed: true }
 ]
 
 /** Session sizes of the sweep (JSON of the attributes), with their labels. */
@@ -109,5 +113,7 @@ export const RATIOS: readonly Ratio[] = [
   { of: 'h', to: 'd', note: 'stats: false against stats on (the cost of stats)' },
   { of: 'd-enc', to: 'd', goal: 0.9, note: 'read-only with encryption against without (issue 29)' },
   { of: 'e-enc', to: 'e', goal: 0.9, note: 'modifying with encryption against without (issue 29)' },
-  { of: 'd', to: 'c-norolling', note: 'read-only against the peer without rolling' }
+  { of: 'd', to: 'c-norolling', note: 'read-only against the peer without rolling' },
+  { of: 'd-traced', to: 'd', goal: 0.95, note: 'read-only with a no-op subscriber on every diagnostics channel against none (issue 32)' },
+  { of: 'e-traced', to: 'e', goal: 0.95, note: 'modifying with a no-op subscriber on every diagnostics channel against none (issue 32)' }
 ]

@@ -10,6 +10,8 @@
 // BENCH_MSM_FROM=<checkout> loads fastify-msm from that checkout's build
 // instead of this one's (compare.ts).
 import { resolve } from 'node:path'
+import { subscribe, tracingChannel } from 'node:diagnostics_channel'
+import { CHANNEL_NAMES } from '../lib/events/channels.js'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import cookie from '@fastify/cookie'
 import { scenarioByKey, type Scenario } from './scenarios.js'
@@ -109,6 +111,7 @@ function registerSessionRoutes (app: FastifyInstance, scenario: Scenario): void 
 
 export async function build (key: string, nodes: string): Promise<FastifyInstance> {
   const scenario = scenarioByKey(key)
+  if (scenario.allChannelsSubscribed === true) subscribeAll()
   const app = Fastify()
   // Signed cookies everywhere: fastify-msm signs its cookie when @fastify/cookie has a secret
   await app.register(cookie, { secret: SECRET })
@@ -118,8 +121,15 @@ export async function build (key: string, nodes: string): Promise<FastifyInstanc
   return app
 }
 
+/** BENCH_SUBSCRIBE_ALL=1: a no-op subscriber on every diagnostics channel, to measure what publishing costs. */
+export function subscribeAll (): void {
+  for (const name of CHANNEL_NAMES.tracing) tracingChannel(name).subscribe({ start () {}, end () {}, asyncStart () {}, asyncEnd () {}, error () {} })
+  for (const name of CHANNEL_NAMES.plain) subscribe(name, () => {})
+}
+
 async function main (): Promise<void> {
   const [key, nodes] = process.argv.slice(2) as [string, string]
+  if (process.env.BENCH_SUBSCRIBE_ALL === '1') subscribeAll()
   const app = await build(key, nodes)
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   process.stdout.write(url + '\n')

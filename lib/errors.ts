@@ -129,3 +129,9 @@ export const FST_MSM_ENCRYPTION_NEEDS_SIGNED_COOKIES = createError<'FST_MSM_ENCR
   'FST_MSM_ENCRYPTION_NEEDS_SIGNED_COOKIES',
   'Option "encryption" needs signed session cookies: register @fastify/cookie with a secret ({ secret: [...] }) before fastify-msm. memcached keys are session ids, so without a signature anyone who can list the keys could use one as a cookie. See docs/security.md.'
 )
+
+/** app.msm.tracing() could not load @opentelemetry/api. */
+export const FST_MSM_TRACING_UNAVAILABLE = createError<'FST_MSM_TRACING_UNAVAILABLE', [string]>(
+  'FST_MSM_TRACING_UNAVAILABLE',
+  'app.msm.tracing() needs @opentelemetry/api: install it (npm i @opentelemetry/api), or pass it as tracing({ api }). Loading it failed: %s'
+)

@@ -30,10 +30,13 @@ import { prometheusText } from './monitoring/prometheus.js'
 import { metricFamilies } from './monitoring/metric-families.js'
 import { registerPromMetrics } from './monitoring/prom-client-collector.js'
 import { health } from './monitoring/health.js'
+import { startTracing } from './monitoring/tracing.js'
 import { LockPolicy } from './locking/lock-policy.js'
 import { SessionLocks } from './locking/session-lock.js'
 import { LocalSessions } from './sticky/local-sessions.js'
 import { WriteQueue } from './store/write-queue.js'
+import { Events } from './events/events.js'
+import { CHANNELS, type NodeStateEvent } from './events/channels.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -57,6 +60,10 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
   // memcached keys are session ids: with encryption on, only a signature makes an id read there useless as a cookie
   if (config.encryption !== null && signer === null) throw new FST_MSM_ENCRYPTION_NEEDS_SIGNED_COOKIES()
   const counters = createCounters()
+  const timings = new Timings(config.stats)
+  const hashId = createIdHasher()
+  // Every module reports what it does here: counted, timed, logged, published on diagnostics channels
+  const events = new Events({ counters, timings, log: fastify.log, hashId })
   let failoverNodes = config.failoverNodes
   let registry: SchemaRegistry | null = null
   const ring = new NodeRing(config.nodes, {
@@ -68,6 +75,11 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     onHealthChange: (node) => {
       const { lastError, lastChange } = node.health
       const details = { node: node.id, address: node.address, lastError, detectedBy: lastChange?.detectedBy }
+      if (CHANNELS.nodeState.hasSubscribers && lastChange !== null && lastChange !== undefined) {
+        const colon = node.address.lastIndexOf(':')
+        const event: NodeStateEvent = { nodeId: node.id, host: node.address.slice(0, colon), port: Number(node.address.slice(colon + 1)), change: lastChange.kind, detectedBy: lastChange.detectedBy ?? null, error: lastError ?? null }
+        CHANNELS.nodeState.publish(event)
+      }
       if (lastChange?.kind === 'down') {
         fastify.log.error(details, 'fastify-msm: memcached node marked down; it is probed every nodeRetryInterval')
         return
@@ -79,23 +91,21 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     }
   })
   const format = config.serializer === null ? new AvroSessionCodec(config.schema) : new SerializerSessionCodec(config.serializer)
-  if (format instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, format, counters, fastify.log, config.nodeRetryInterval)
+  if (format instanceof AvroSessionCodec) registry = new SchemaRegistry(ring, format, events.store, fastify.log, config.nodeRetryInterval)
   const codec = config.encryption === null ? format : new EncryptedSessionCodec(format, config.encryption)
-  const timings = new Timings(config.stats)
   const keys = new KeyScheme(config.prefix)
-  const store = new SessionStore(ring, keys, counters, codec, registry, timings)
+  const store = new SessionStore(ring, keys, events.store, codec, registry, timings)
   const locks = new SessionLocks(ring, keys, {
     expiration: config.lockExpiration,
     timeout: config.lockTimeout,
     retryMin: config.lockRetryMin,
     retryMax: config.lockRetryMax
-  }, counters)
+  }, events.locks)
   const local = config.sticky ? new LocalSessions(config.localSessions) : null
-  const queue = config.backupAsync ? new WriteQueue(config.backupQueueSize, counters) : null
-  const hashId = createIdHasher()
+  const queue = config.backupAsync ? new WriteQueue(config.backupQueueSize, events.store) : null
   const expiry = new Expiry(config)
   const touches = new TouchMemory()
-  const remover = new SessionRemover({ store, touches, counters, log: fastify.log, hashId })
+  const remover = new SessionRemover({ store, touches, events })
   const sticky = local === null
     ? null
     : new StickySessions({
@@ -104,8 +114,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
       store,
       route: config.route,
       expiry,
-      counters,
-      hashId,
+      events,
       remover,
       decodeAttributes: (bytes) => codec.decodeAttributes(bytes)
     })
@@ -115,8 +124,7 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     ring,
     codec,
     expiry,
-    counters,
-    timings,
+    events,
     queue,
     sticky,
     touches,
@@ -130,18 +138,17 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
     ring,
     store,
     codec,
-    locator: new SessionLocator(store, ring, counters),
-    cookie: new SessionCookie(config, signer, (nodeId) => ring.knows(nodeId), counters),
+    locator: new SessionLocator(store, ring, events.store),
+    cookie: new SessionCookie(config, signer, (nodeId) => ring.knows(nodeId), events.store),
     expiry,
     persistence,
     remover,
+    events,
     lockPolicy: new LockPolicy(config.lockingMode),
     locks,
     sticky,
-    counters,
     timings,
-    log: fastify.log,
-    hashId
+    log: fastify.log
   })
 
   fastify.decorateRequest('session', null as unknown as MsmSession)
@@ -164,6 +171,14 @@ export async function msmPluginBody (fastify: FastifyInstance, options: MsmOptio
       return () => {
         registrations.delete(unregister)
         unregister()
+      }
+    },
+    tracing: (tracingOptions) => {
+      const stop = startTracing(tracingOptions)
+      registrations.add(stop)
+      return () => {
+        registrations.delete(stop)
+        stop()
       }
     },
     health: () => health(ring),

@@ -1,5 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { createHmac, randomBytes } from 'node:crypto'
+import { BoundedLru } from '../util/lru.js'
+
+/** Hashed ids kept, so that a session's log lines and tracing events cost one HMAC, not one each. */
+const HASHED_IDS = 10_000
 
 /**
  * Session ids never reach the logs (OWASP): logs carry a short keyed hash,
@@ -7,7 +11,15 @@ import { createHmac, randomBytes } from 'node:crypto'
  */
 export function createIdHasher (): (sessionId: string) => string {
   const key = randomBytes(32)
-  return (sessionId) => createHmac('sha256', key).update(sessionId).digest('base64url').slice(0, 12)
+  const hashed = new BoundedLru<string, string>(HASHED_IDS)
+  return (sessionId) => {
+    let logId = hashed.peek(sessionId)
+    if (logId === undefined) {
+      logId = createHmac('sha256', key).update(sessionId).digest('base64url').slice(0, 12)
+      hashed.set(sessionId, logId)
+    }
+    return logId
+  }
 }
 
 /** Routine traffic is logged at debug level, and only hashed when that level is on. */

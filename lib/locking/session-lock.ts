@@ -4,7 +4,7 @@ import type { NodeRing } from '../cluster/node-ring.js'
 import type { KeyScheme } from '../memcached/keys.js'
 import type { NodeClient } from '../memcached/node-client.js'
 import { KeyedMutex } from './keyed-mutex.js'
-import type { LockCounters } from '../types/index.js'
+import type { LockEvents } from '../events/store-events.js'
 
 export interface LockSettings {
   /** Seconds the memcached lock lives if its holder never releases it. */
@@ -53,7 +53,7 @@ export class SessionLocks {
     private readonly ring: NodeRing,
     private readonly keys: KeyScheme,
     private readonly settings: LockSettings,
-    private readonly counters: LockCounters
+    private readonly events: LockEvents
   ) {}
 
   async acquire (sessionId: string, nodeId: string): Promise<LockOutcome> {
@@ -63,11 +63,7 @@ export class SessionLocks {
     if (!await this.#mutex.lock(sessionId, this.settings.timeout)) {
       return this.#timedOut(started)
     }
-    const handedOver = this.#held.has(sessionId)
-    if (handedOver) {
-      this.counters.lockHandovers++
-      return this.#acquired(sessionId, nodeId, started, queued)
-    }
+    if (this.#held.has(sessionId)) return this.#acquired(sessionId, nodeId, started, queued, true)
     const node = this.ring.get(nodeId) as NodeClient
     const token = randomBytes(12).toString('hex')
     let delay = this.settings.retryMin
@@ -79,12 +75,12 @@ export class SessionLocks {
         added = await node.add(this.keys.lock(sessionId), token, this.settings.expiration)
       } catch (error) {
         this.#mutex.unlock(sessionId)
-        this.counters.lockErrors++
+        this.events.failed()
         return { status: 'unavailable', error: error as Error }
       }
       if (added) {
         this.#held.set(sessionId, { token, since: Date.now() })
-        return this.#acquired(sessionId, nodeId, started, queued || attempts > 1)
+        return this.#acquired(sessionId, nodeId, started, queued || attempts > 1, false)
       }
       const remaining = deadline - Date.now()
       if (remaining <= 0) {
@@ -125,10 +121,10 @@ export class SessionLocks {
   async #delete (sessionId: string, nodeId: string): Promise<void> {
     try {
       await (this.ring.get(nodeId) as NodeClient).delete(this.keys.lock(sessionId))
-      this.counters.lockReleased++
+      this.events.released(true)
     } catch {
       // The lock expires after lockExpiration on its own
-      this.counters.lockErrors++
+      this.events.failed()
     }
   }
 
@@ -143,29 +139,23 @@ export class SessionLocks {
     const key = this.keys.lock(sessionId)
     try {
       const current = await node.get(key)
-      if (current === token) {
-        await node.delete(key)
-        this.counters.lockReleased++
-      } else {
-        this.counters.lockReleasesNotOwned++
-      }
+      const ours = current === token
+      if (ours) await node.delete(key)
+      this.events.released(ours)
     } catch {
       // The lock expires after lockExpiration on its own
-      this.counters.lockErrors++
+      this.events.failed()
     }
   }
 
-  #acquired (sessionId: string, nodeId: string, started: number, waited: boolean): LockOutcome {
+  #acquired (sessionId: string, nodeId: string, started: number, waited: boolean, handedOver: boolean): LockOutcome {
     const waitedMs = Date.now() - started
-    this.counters.lockAcquired++
-    if (waited) this.counters.lockWaited++
-    this.counters.lockWaitMsTotal += waitedMs
-    this.counters.lockWaitMsMax = Math.max(this.counters.lockWaitMsMax, waitedMs)
+    this.events.acquired(waitedMs, waited, handedOver)
     return { status: 'acquired', lease: { sessionId, nodeId }, waitedMs }
   }
 
   #timedOut (started: number): LockOutcome {
-    this.counters.lockTimeouts++
+    this.events.timedOut()
     return { status: 'timeout', waitedMs: Date.now() - started }
   }
 }

@@ -1,12 +1,15 @@
 import type { NodeDetection, NodeOperationCounts, NodeSpec } from '../types/index.js'
 import type { MemcachedTransport, ServerInstance } from './transport.js'
 import { createMemcachedTransport } from './memcached-transport.js'
+import { CHANNELS, traceOperation } from '../events/channels.js'
 import { FST_MSM_CLIENT_CLOSED, FST_MSM_NODE_DOWN, FST_MSM_NODE_ERROR, FST_MSM_OPERATION_TIMEOUT } from '../errors.js'
 
 /** Last line of defence: only keys of this alphabet and length ever reach the client. */
 const SAFE_KEY = /^[A-Za-z0-9_.:-]{1,250}$/
 
 type Operation = keyof Omit<NodeOperationCounts, 'errors' | 'timeouts'>
+/** A memcached command with a key (counted as its Operation: replace as set). */
+type Command = Exclude<Operation, 'stats'> | 'replace'
 
 /**
  * A server that dies closes all its connections at once, but their closes may
@@ -58,6 +61,9 @@ export type HealthListener = (node: NodeClient, previous: NodeHealth) => void
 export class NodeClient {
   readonly id: string
   readonly address: string
+  /** For tracing events (OpenTelemetry's server.address and server.port). */
+  readonly host: string
+  readonly port: number
   readonly counts: NodeOperationCounts = { get: 0, set: 0, add: 0, touch: 0, delete: 0, stats: 0, errors: 0, timeouts: 0 }
   readonly #client: MemcachedTransport
   readonly #timeout: number
@@ -77,6 +83,8 @@ export class NodeClient {
   constructor (spec: NodeSpec, operationTimeout: number, onHealthChange: HealthListener = () => {}, transport?: MemcachedTransport) {
     this.id = spec.id
     this.address = `${spec.host}:${spec.port}`
+    this.host = spec.host
+    this.port = spec.port
     this.#timeout = operationTimeout
     this.#onHealthChange = onHealthChange
     this.#client = transport ?? createMemcachedTransport(this.address, operationTimeout)
@@ -179,12 +187,12 @@ export class NodeClient {
 
   /** Resolves with the stored value, or undefined on a miss. */
   get (key: string): Promise<unknown> {
-    return this.#run('get', key, (done) => this.#client.get(key, done))
+    return this.#run('get', key, null, (done) => this.#client.get(key, done))
   }
 
   /** Stores `value`; rejects when the server does not confirm. */
   async set (key: string, value: string, lifetime: number): Promise<void> {
-    const stored = await this.#run('set', key, (done) => this.#client.set(key, value, lifetime, done))
+    const stored = await this.#run('set', key, value, (done) => this.#client.set(key, value, lifetime, done))
     if (stored !== true) throw new FST_MSM_NODE_ERROR(this.id, 'set', 'the server did not store the value')
   }
 
@@ -193,22 +201,22 @@ export class NodeClient {
    * the session was destroyed, regenerated or expired since it was loaded.
    */
   replace (key: string, value: string, lifetime: number): Promise<boolean> {
-    return this.#run('set', key, (done) => this.#client.replace(key, value, lifetime, done)).then((stored) => stored === true)
+    return this.#run('replace', key, value, (done) => this.#client.replace(key, value, lifetime, done)).then((stored) => stored === true)
   }
 
   /** Resolves false when the key already exists. */
   add (key: string, value: string, lifetime: number): Promise<boolean> {
-    return this.#run('add', key, (done) => this.#client.add(key, value, lifetime, done)).then((added) => added === true)
+    return this.#run('add', key, value, (done) => this.#client.add(key, value, lifetime, done)).then((added) => added === true)
   }
 
   /** Resolves false when the key does not exist. */
   touch (key: string, lifetime: number): Promise<boolean> {
-    return this.#run('touch', key, (done) => this.#client.touch(key, lifetime, done)).then((touched) => touched === true)
+    return this.#run('touch', key, null, (done) => this.#client.touch(key, lifetime, done)).then((touched) => touched === true)
   }
 
   /** Resolves false when the key did not exist. */
   delete (key: string): Promise<boolean> {
-    return this.#run('delete', key, (done) => this.#client.delete(key, done)).then((deleted) => deleted === true)
+    return this.#run('delete', key, null, (done) => this.#client.delete(key, done)).then((deleted) => deleted === true)
   }
 
   close (): void {
@@ -218,10 +226,16 @@ export class NodeClient {
     this.#client.end()
   }
 
-  #run (operation: Operation, key: string, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
+  /** A command, traced on `fastify-msm.node.operation` when someone subscribed. `value`: what a write sends, for its size. */
+  #run (command: Command, key: string, value: string | null, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
+    if (!CHANNELS.operation.hasSubscribers) return this.#runUntraced(command, key, invoke)
+    return traceOperation(this, command, value, async () => await this.#runUntraced(command, key, invoke))
+  }
+
+  #runUntraced (command: Command, key: string, invoke: (done: (error: unknown, result?: unknown) => void) => void): Promise<unknown> {
     if (this.#health.state === 'down') return Promise.reject(new FST_MSM_NODE_DOWN(this.id))
     const sentAt = Date.now()
-    return this.#send(operation, key, invoke).catch((error: Error) => {
+    return this.#send(command === 'replace' ? 'set' : command, key, invoke).catch((error: Error) => {
       // A restart noticed since this command was sent: it went to the old process, whose answers
       // never come; the new one is fine
       if (isNodeFailure(error) && this.#restartSeenAt <= sentAt) this.#markDown(error, 'operation')

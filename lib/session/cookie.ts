@@ -1,7 +1,7 @@
 import type {} from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { MsmConfig } from '../options/index.js'
-import type { MsmCounters } from '../types/index.js'
+import type { StoreEvents } from '../events/store-events.js'
 import { MAX_SESSION_ID_LENGTH, parseSessionId, type ParsedSessionId } from '../ids/session-id.js'
 import { BoundedLru } from '../util/lru.js'
 import { BROWSER_SESSION_COOKIE } from '../serialization/avro-types.js'
@@ -40,19 +40,19 @@ export class SessionCookie {
   readonly #attributes: MsmConfig['cookie']
   readonly #signing: boolean
   readonly #isKnownNode: (nodeId: string) => boolean
-  readonly #counters: MsmCounters
+  readonly #events: Pick<StoreEvents, 'invalidCookie'>
 
   readonly #signer: ((value: string) => string) | null
   readonly #verified = new BoundedLru<string, string>(VERIFIED_COOKIES)
 
   /** `signer`: @fastify/cookie's signCookie, present when it has a secret. */
-  constructor (config: Pick<MsmConfig, 'cookieName' | 'cookie'>, signer: ((value: string) => string) | null, isKnownNode: (nodeId: string) => boolean, counters: MsmCounters) {
+  constructor (config: Pick<MsmConfig, 'cookieName' | 'cookie'>, signer: ((value: string) => string) | null, isKnownNode: (nodeId: string) => boolean, events: Pick<StoreEvents, 'invalidCookie'>) {
     this.#name = config.cookieName
     this.#attributes = config.cookie
     this.#signing = signer !== null
     this.#signer = signer
     this.#isKnownNode = isKnownNode
-    this.#counters = counters
+    this.#events = events
   }
 
   /** The configured attributes (maxAge in seconds). */
@@ -88,7 +88,7 @@ export class SessionCookie {
       }
     }
     const parsed = parseSessionId(value, this.#isKnownNode)
-    if (parsed === null) this.#counters.invalidCookies++
+    if (parsed === null) this.#events.invalidCookie()
     return { parsed, present: true, renew }
   }
 

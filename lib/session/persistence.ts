@@ -1,13 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { MsmConfig } from '../options/index.js'
-import type { MsmCounters } from '../types/index.js'
 import type { NodeRing } from '../cluster/node-ring.js'
-import type { SessionStore } from '../store/session-store.js'
+import type { SaveResult, SessionStore } from '../store/session-store.js'
 import type { WriteQueue } from '../store/write-queue.js'
 import type { SessionCodec } from '../serialization/codec-format.js'
-import type { Timings } from '../stats/timings.js'
 import { FST_MSM_SESSION_TOO_LARGE, FST_MSM_STORE_UNAVAILABLE } from '../errors.js'
-import { debug } from '../ids/log-id.js'
+import type { Events } from '../events/events.js'
 import { isUninitialized, lifetimesChanged, mayHaveChanged, type SessionState } from './session-state.js'
 import { takeAfterSave } from './state-changes.js'
 import type { Expiry } from './expiry.js'
@@ -23,8 +21,7 @@ export interface PersistenceParts {
   ring: NodeRing
   codec: SessionCodec
   expiry: Expiry
-  counters: MsmCounters
-  timings: Timings
+  events: Events
   /** backupAsync (always in sticky mode): writes and touches after the response. */
   queue: WriteQueue | null
   sticky: StickyStrategy | null
@@ -77,7 +74,7 @@ export class SessionPersistence {
     const repair = state.repair || this.#parts.expiry.predatesNodeChange(lastExtension, this.#parts.ring.changedAt)
     const how = { deferred: queued && !repair, local }
     if (bytes !== null) return await this.#write(state, bytes, now, false, how, log)
-    this.#parts.counters.skippedUnchanged++
+    this.#parts.events.skippedUnchanged()
     return await this.#extend(state, now, lastExtension, how, log)
   }
 
@@ -122,12 +119,12 @@ export class SessionPersistence {
   /** The attributes' bytes when they changed (or must be written under a new id), else null. */
   #changedAttributes (state: SessionState): Buffer | null {
     if (!state.forceWrite && !mayHaveChanged(state)) return null
-    const { codec, timings } = this.#parts
-    const started = timings.start()
+    const { codec, events } = this.#parts
+    const started = events.clock()
     if (!state.forceWrite && !state.dirty && state.loadedBytes !== null && state.handedOut !== null &&
       codec.keysUnchanged?.(state.attributes, state.handedOut, state.loadedBytes) === true) {
       // Only Dates read from the session (which no proxy can watch) could have changed, and they did not
-      timings.since('serialize', started)
+      events.serialized(started)
       return null
     }
     for (const key of Object.keys(state.attributes)) {
@@ -135,7 +132,7 @@ export class SessionPersistence {
       if (unreadValueBytes(state.attributes, key) === undefined) codec.validate(key, state.attributes[key])
     }
     const bytes = codec.encodeAttributes(state.attributes)
-    timings.since('serialize', started)
+    events.serialized(started)
     if (!state.forceWrite && state.loadedBytes !== null && bytes.equals(state.loadedBytes)) return null
     return bytes
   }
@@ -160,7 +157,7 @@ export class SessionPersistence {
     if (idle.refreshDue(state.lastAccessedAt, now)) return await this.#write(state, this.#currentBytes(state), now, true, how, log)
     // A copy written again is the value as stored: the same lastAccessedAt and attribute bytes
     const storedValue = (): string => this.#encode(state, id, this.#currentBytes(state), state.lastAccessedAt)
-    const touch = (): Promise<boolean> => this.#copies.touch(id, state.nodeId as string, idle.lifetime, storedValue, log)
+    const touch = (): Promise<boolean> => this.#copies.touch(state.request, id, state.nodeId as string, idle.lifetime, storedValue, log)
     const record = (): void => { if (how.local !== null) how.local.extendedAt = now; else this.#parts.touches.record(id, now) }
     if (how.deferred) {
       // Recorded when queued, so that the session's next requests do not queue it again
@@ -200,6 +197,7 @@ export class SessionPersistence {
   #prepare (state: SessionState, bytes: Buffer, now: number, refresh: boolean): Write {
     const id = state.id as string
     return {
+      request: state.request,
       id,
       nodeId: state.nodeId as string,
       value: this.#encode(state, id, bytes, now),
@@ -226,8 +224,7 @@ export class SessionPersistence {
     const moved: Write = { ...write, ...location, value: this.#encode(state, location.id, bytes, now), rewrite: false }
     const movedOutcome = await this.#store(moved, log)
     if (movedOutcome === null && !state.isNew) {
-      this.#parts.counters.relocated++
-      log.warn({ session: this.#parts.hashId(moved.id), from: this.#parts.hashId(write.id) }, 'fastify-msm: primary failed during the write; the session moved to a new id')
+      this.#parts.events.relocated(state.request, { from: write.id, fromNode: write.nodeId, to: moved.id, toNode: moved.nodeId, cause: 'write' })
     }
     // Not moved: the backup copies hold the write under its old id, and its next request relocates it
     if (movedOutcome !== null && outcome === null) return null
@@ -237,19 +234,14 @@ export class SessionPersistence {
 
   /** Stores both copies; resolves with null, GONE, or the error when no copy was stored. */
   async #store (write: Write, log: FastifyBaseLogger): Promise<StoreOutcome> {
-    const { store, timings, counters, hashId } = this.#parts
-    const started = timings.start()
+    const { events } = this.#parts
     try {
-      const stored = write.rewrite
-        ? await store.rewrite(write.id, write.nodeId, write.value, write.lifetime)
-        : await store.write(write.id, write.nodeId, write.value, write.lifetime)
-      timings.since('save', started)
+      const started = events.clock()
+      const stored = await events.save(write, this.#storeCopies)
+      events.timed('save', started)
       if (stored.gone) return GONE
       write.primaryFailed = !stored.primary
-      if (!stored.primary) {
-        counters.savedToBackupOnly++
-        log.warn({ session: hashId(write.id), node: write.nodeId }, 'fastify-msm: primary write failed; the backup copy holds the session')
-      }
+      if (!stored.primary) events.savedToBackupOnly(log, write.id, write.nodeId)
       this.#copies.warnIfSingleCopy(stored, write.id, log)
       return null
     } catch (error) {
@@ -257,41 +249,40 @@ export class SessionPersistence {
     }
   }
 
+  /** SessionStore.rewrite for a loaded session, else write: as a function made once, adding no promise of its own. */
+  readonly #storeCopies = (write: Write): Promise<SaveResult> => write.rewrite
+    ? this.#parts.store.rewrite(write.id, write.nodeId, write.value, write.lifetime)
+    : this.#parts.store.write(write.id, write.nodeId, write.value, write.lifetime)
+
   /** Counts and logs a write's outcome; runs its clean-ups once it is stored. Resolves true when stored. */
   async #settle (write: Write, outcome: StoreOutcome, log: FastifyBaseLogger): Promise<boolean> {
-    const { counters, hashId } = this.#parts
+    const { events } = this.#parts
     if (outcome === GONE) {
-      counters.revivalsPrevented++
-      log.warn({ session: hashId(write.id) }, 'fastify-msm: session destroyed or regenerated by a concurrent request; this request\'s changes were not written')
+      events.revivalPrevented(log, write.id)
       return false
     }
     if (outcome !== null) {
-      counters.saveFailures++
-      log.error({ session: hashId(write.id), err: outcome }, 'fastify-msm: could not save the session')
+      events.saveFailed(log, write.id, outcome)
       return false
     }
     for (const cleanup of write.afterSave) await cleanup()
-    debug(log, hashId, write.id, 'fastify-msm: session saved')
-    counters.saved++
-    if (write.isNew) counters.created++
-    if (write.regenerated) counters.regenerated++
-    if (write.refresh) counters.refreshed++
+    events.written(log, write)
     return true
   }
 
   /** The stored value, refused with FST_MSM_SESSION_TOO_LARGE above maxSessionSize. */
   #encode (state: SessionState, id: string, attributesBytes: Buffer, now: number): string {
-    const { codec, timings, counters, config } = this.#parts
-    const started = timings.start()
+    const { codec, events, config } = this.#parts
+    const started = events.clock()
     const { idle, ownMaxInactiveInterval, ownCookieMaxAge } = state.lifetimes
     const meta = { id, createdAt: state.createdAt, lastAccessedAt: now, maxInactiveInterval: idle.maxInactiveInterval, ownMaxInactiveInterval, ownCookieMaxAge }
     const value = codec.encodeValue(meta, attributesBytes)
-    timings.since('serialize', started)
+    events.serialized(started)
     if (value.length > config.maxSessionSize) {
-      counters.oversized++
+      events.oversized()
       throw new FST_MSM_SESSION_TOO_LARGE(value.length, config.maxSessionSize)
     }
-    timings.size(value.length)
+    events.sized(value.length)
     return value
   }
 }

@@ -11,10 +11,9 @@ import { createState, isUninitialized, kState, mayHaveChanged, type SessionState
 import { adoptLoaded, holdLease, markCookieCame, markFinished, markForRepair, markUnavailable, markWritten, movedByWrite, resendCookie, takeLease, whenStored, withholdCookie } from './state-changes.js'
 import { withAttributeProperties } from './tracking.js'
 import type { CookieRead } from './cookie.js'
-import { debug } from '../ids/log-id.js'
 import { type ServicesParts, SessionServices } from './session-services.js'
 import { extended, type Persisted } from './write.js'
-import type { MsmCounters } from '../types/index.js'
+import type { Events } from '../events/events.js'
 
 export interface ManagerParts extends ServicesParts {
   config: ServicesParts['config'] & Pick<MsmConfig, 'ignore' | 'lockTimeout' | 'lockTimeoutPolicy'>
@@ -22,8 +21,7 @@ export interface ManagerParts extends ServicesParts {
   lockPolicy: LockPolicy
   locks: SessionLocks
   timings: Timings
-  counters: MsmCounters
-  hashId: (id: string) => string
+  events: Events
 }
 
 /**
@@ -54,25 +52,25 @@ export class SessionManager {
 
   /** onRequest hook. */
   onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const { counters, cookie, sticky } = this.#parts
+    const { events, cookie, sticky } = this.#parts
     const ignored = this.#ignoredSession(request)
     if (ignored !== null) {
-      counters.requestsIgnored++
+      events.requestIgnored()
       request.session = ignored
       return
     }
-    const state = createState(this.#host, Date.now(), request.protocol === 'https', this.#parts.expiry.defaults)
+    const state = createState(this.#host, request, Date.now(), request.protocol === 'https', this.#parts.expiry.defaults)
     request.session = withAttributeProperties(new Session(state))
     if (!this.enabled) {
       // Disabled: a request-local session that is never stored, and no cookie is touched
       markFinished(state)
-      counters.requestsBypassed++
+      events.requestBypassed()
       return
     }
     const read = cookie.read(request)
     if (read.present) markCookieCame(state)
     if (read.parsed === null) {
-      counters.requestsWithoutSession++
+      events.noSession()
       return
     }
     if (sticky !== null && await sticky.open(state, read.parsed)) return
@@ -119,7 +117,7 @@ export class SessionManager {
    * is located again: on its relocation target, under its new id and lock.
    */
   async #open (state: SessionState, cookie: CookieRead, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const { locator, lockPolicy, timings } = this.#parts
+    const { locator, lockPolicy, events } = this.#parts
     const parsed = cookie.parsed as ParsedSessionId
     const wantLock = lockPolicy.shouldLock(request)
     let outcome: ReadOutcome | null = null
@@ -134,29 +132,32 @@ export class SessionManager {
         await this.#release(state)
         await this.#lock(state, location, request, reply)
       }
-      const started = timings.start()
-      outcome = await locator.read(location)
-      timings.since('load', started)
+      const started = events.clock()
+      outcome = await events.load(request, location, this.#read)
+      events.timed('load', started)
     }
     await this.#apply(state, cookie, outcome as ReadOutcome, request)
   }
 
+  // SessionLocator.read and SessionLocks.acquire as functions made once, for the events seam; not
+  // async, so that they add no promise of their own on the hot path
+  readonly #read = (location: Location): Promise<ReadOutcome> => this.#parts.locator.read(location)
+  readonly #acquire = (id: string, nodeId: string): ReturnType<SessionLocks['acquire']> => this.#parts.locks.acquire(id, nodeId)
+
   async #lock (state: SessionState, location: Location, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const { locks, timings, counters, config, hashId } = this.#parts
-    const outcome = await locks.acquire(location.id, location.nodeId)
+    const { timings, events, config } = this.#parts
+    const outcome = await events.lock(request, location.id, location.nodeId, this.#acquire)
     if (outcome.status !== 'unavailable' && timings.enabled) timings.histograms.lockWait.record(outcome.waitedMs)
     if (outcome.status === 'acquired') {
       holdLease(state, outcome.lease)
       return
     }
     if (outcome.status === 'unavailable') {
-      counters.lockProceeded++
-      request.log.warn({ session: hashId(location.id), err: outcome.error }, 'fastify-msm: could not take the session lock; going on without it')
+      events.lockProceeded(request, location.id, { error: outcome.error })
       return
     }
     if (config.lockTimeoutPolicy === 'proceed') {
-      counters.lockProceeded++
-      request.log.warn({ session: hashId(location.id), waitedMs: outcome.waitedMs }, 'fastify-msm: session lock timed out; going on without it (lockTimeoutPolicy proceed)')
+      events.lockProceeded(request, location.id, { waitedMs: outcome.waitedMs })
       return
     }
     // Nothing of this session may be written by a request that did not get its lock
@@ -166,7 +167,7 @@ export class SessionManager {
   }
 
   async #apply (state: SessionState, cookie: CookieRead, outcome: ReadOutcome, request: FastifyRequest): Promise<void> {
-    const { counters, expiry, hashId } = this.#parts
+    const { events, expiry } = this.#parts
     const parsed = cookie.parsed as ParsedSessionId
     switch (outcome.status) {
       case 'found': {
@@ -174,59 +175,47 @@ export class SessionManager {
         const now = Date.now()
         const idle = expiry.idleRules(session.meta.ownMaxInactiveInterval)
         if (idle.isStoredPastIdleLimit(session.meta.lastAccessedAt, now) || expiry.isPastMaxAge(session.meta.createdAt, now)) {
-          counters.expired++
+          events.expired()
           await this.remove(location.id, location.nodeId)
           break
         }
         // Also when the old id's request finds it already moved: a write must not re-create it after a destroy
         adoptLoaded(state, location.id, location.nodeId, session, outcome.how === 'primary')
-        debug(request.log, hashId, location.id, `fastify-msm: session loaded (${outcome.how})`)
         if (cookie.renew || location.movedFrom !== null) resendCookie(state)
         this.#noteRecovery(state, outcome, request)
-        counters.loaded++
-        counters.requestsWithSession++
+        events.loaded(request, location.id, outcome.how)
         return
       }
       case 'missing':
         break
       case 'corrupt':
-        if (outcome.tampered) {
-          // Counted per value by the store; no id in this line: the value may belong to anyone
-          request.log.warn({ reason: outcome.reason }, 'fastify-msm: a stored session failed its integrity check (changed in memcached, or sealed with a key this instance does not have); starting a new one')
-          break
-        }
-        counters.deserializationFailures++
-        request.log.warn({ session: hashId(parsed.id), reason: outcome.reason }, 'fastify-msm: stored session is unreadable; starting a new one')
+        if (outcome.tampered) events.tampered(request, outcome.reason)
+        else events.unreadable(request, parsed.id, outcome.reason)
         break
       default:
-        counters.loadFailures++
-        request.log.error({ session: hashId(parsed.id), err: outcome.error }, 'fastify-msm: could not load the session; it will not be overwritten by this request')
+        events.loadFailed(request, parsed.id, outcome.error)
         markUnavailable(state, parsed.id, parsed.nodeId)
     }
-    counters.requestsWithoutSession++
+    events.noSession()
   }
 
   /** A session read from a backup copy is written back at once, under its (new) id. */
   #noteRecovery (state: SessionState, outcome: ReadOutcome & { status: 'found' }, request: FastifyRequest): void {
     if (outcome.how === 'primary') return
-    const { counters, store, hashId } = this.#parts
-    counters.loadedFromBackup++
+    const { events, store } = this.#parts
     markForRepair(state)
-    const session = hashId(outcome.location.id)
     if (outcome.how === 'restored') {
-      counters.restored++
-      request.log.warn({ session, node: outcome.location.nodeId }, 'fastify-msm: session missing on its primary node; restored from the backup')
+      events.restoredFromBackup(request, outcome.location.id, outcome.location.nodeId)
       return
     }
     const from = outcome.location.movedFrom as ParsedSessionId
-    counters.relocated++
     const backupNode = outcome.backupNode
     if (backupNode !== null) whenStored(state, () => store.deleteBackupCopy(from.id, backupNode))
-    request.log.warn({ session, from: hashId(from.id), fromNode: from.nodeId, toNode: outcome.location.nodeId }, 'fastify-msm: session relocated from its backup to a new id')
+    events.relocated(request, { from: from.id, fromNode: from.nodeId, to: outcome.location.id, toNode: outcome.location.nodeId, cause: 'load' })
   }
 
   async #finish (state: SessionState, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const { cookie, persistence, counters, hashId } = this.#parts
+    const { cookie, persistence, events } = this.#parts
     // A new session that holds nothing is not stored, and gets no cookie; the
     // cookie of a destroyed one is expired (even if sessionId handed out a new id)
     if (state.id === null || isUninitialized(state)) {
@@ -235,8 +224,7 @@ export class SessionManager {
     }
     if (state.unavailable) {
       if (mayHaveChanged(state)) {
-        counters.saveFailures++
-        request.log.warn({ session: hashId(state.id) }, 'fastify-msm: changes not saved because the session could not be loaded')
+        events.changesDropped(request, state.id)
         persistence.storeFailed()
       }
       return

@@ -1,14 +1,11 @@
-import type { FastifyBaseLogger } from 'fastify'
-import type { MsmCounters } from '../types/index.js'
+import type { Events } from '../events/events.js'
 import type { SessionStore } from '../store/session-store.js'
 import type { TouchMemory } from './touch-memory.js'
 
 export interface RemoverParts {
   store: SessionStore
   touches: TouchMemory
-  counters: MsmCounters
-  log: FastifyBaseLogger
-  hashId: (id: string) => string
+  events: Events
 }
 
 /**
@@ -25,14 +22,13 @@ export class SessionRemover {
 
   /** Never rejects: a failure is counted and logged. */
   async remove (id: string, nodeId: string): Promise<void> {
-    const { store, touches, counters, log, hashId } = this.#parts
+    const { store, touches, events } = this.#parts
     touches.forget(id)
     try {
       await store.delete(id, nodeId)
-      counters.deleted++
+      events.deleted()
     } catch (error) {
-      counters.deleteFailures++
-      log.error({ session: hashId(id), err: error }, 'fastify-msm: could not delete a session')
+      events.deleteFailed(id, error)
     }
   }
 }

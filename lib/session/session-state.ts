@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import type { Attributes } from '../types/index.js'
 import type { Lease } from '../locking/session-lock.js'
 import type { SessionMeta } from '../serialization/codec-format.js'
@@ -49,6 +50,8 @@ export interface CookieAttributes {
  */
 export interface SessionState {
   host: SessionHost
+  /** The request this session belongs to (null in unit tests of logic alone): for logs and tracing events. */
+  request: FastifyRequest | null
   /** null until the session gets an id: when it is first written to, or sessionId is read. */
   id: string | null
   nodeId: string | null
@@ -140,9 +143,10 @@ export function isUninitialized (state: SessionState): boolean {
 }
 
 /** @internal A request's session before anything is known of it. */
-export function createState (host: SessionHost, now: number, https: boolean, lifetimes: Lifetimes): SessionState {
+export function createState (host: SessionHost, request: FastifyRequest | null, now: number, https: boolean, lifetimes: Lifetimes): SessionState {
   return {
     host,
+    request,
     id: null,
     nodeId: null,
     isNew: true,

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import type { NodeRing } from '../cluster/node-ring.js'
 
 /** The session vanished between load and save (destroyed, regenerated or expired): it is not revived. */
@@ -49,6 +50,8 @@ export function extended (persisted: Persisted): boolean {
 
 /** One write, as it is counted once it succeeded. */
 export interface Write {
+  /** The request that made it (the session's), for tracing events. */
+  request: FastifyRequest | null
   id: string
   nodeId: string
   value: string

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import type { Attributes, MsmCounters } from '../types/index.js'
+import type { Attributes } from '../types/index.js'
+import type { Events } from '../events/events.js'
 import type { NodeRing } from '../cluster/node-ring.js'
 import type { SessionStore } from '../store/session-store.js'
 import { movedSessionId, type ParsedSessionId } from '../ids/session-id.js'
@@ -17,10 +18,9 @@ export interface StickyParts {
   /** This instance's route, the suffix of the ids it issues; null without one. */
   route: string | null
   expiry: Expiry
-  counters: MsmCounters
+  events: Events
   /** Deletes a session's stored copies. */
   remover: SessionRemover
-  hashId: (id: string) => string
   /** The attributes back from stored bytes (SessionCodec.decodeAttributes). */
   decodeAttributes: (bytes: Buffer) => Attributes
 }
@@ -38,21 +38,20 @@ export class StickySessions implements StickyStrategy {
   }
 
   async open (state: SessionState, parsed: ParsedSessionId): Promise<boolean> {
-    const { local, expiry, counters } = this.#parts
+    const { local, expiry, events } = this.#parts
     const entry = local.get(parsed.id)
     if (entry === undefined) return false
     const now = Date.now()
     if (entry.lifetimes.idle.isIdle(entry.accessedAt, now) || expiry.isPastMaxAge(entry.createdAt, now)) {
-      counters.expired++
+      events.expired()
       local.delete(parsed.id)
       await this.#parts.remover.remove(parsed.id, entry.nodeId)
-      counters.requestsWithoutSession++
+      events.noSession()
       return true
     }
     adoptHeld(state, parsed.id, entry, this.#attributesOf(entry))
     entry.accessedAt = now
-    counters.localHits++
-    counters.requestsWithSession++
+    events.localHit()
     this.#moveOffUnfitNode(state)
     return true
   }
@@ -63,14 +62,13 @@ export class StickySessions implements StickyStrategy {
    * leaves a down or failover node.
    */
   claim (state: SessionState, parsed: ParsedSessionId, request: FastifyRequest): void {
-    const { route, store, counters, hashId } = this.#parts
+    const { route, store, events } = this.#parts
     if (parsed.route !== route) {
       const old = { id: state.id as string, nodeId: state.nodeId as string }
       const id = movedSessionId(old.id, old.nodeId, route)
       moveTo(state, id, old.nodeId)
       whenStored(state, () => store.delete(old.id, old.nodeId).catch(() => {}))
-      counters.takeovers++
-      request.log.warn({ session: hashId(id), from: hashId(old.id), fromRoute: parsed.route }, 'fastify-msm: took over a session of another instance')
+      events.takenOver(request, id, old.id, parsed.route)
     }
     this.#moveOffUnfitNode(state)
   }
@@ -135,7 +133,7 @@ export class StickySessions implements StickyStrategy {
    * random part's lineage and the route, and the cookie is sent again.
    */
   #moveOffUnfitNode (state: SessionState): void {
-    const { ring, route, counters } = this.#parts
+    const { ring, route, events } = this.#parts
     const nodeId = state.nodeId as string
     let target: { id: string } | undefined
     if (!ring.isAvailable(nodeId)) {
@@ -145,7 +143,8 @@ export class StickySessions implements StickyStrategy {
       if (regular !== undefined && !ring.isFailoverNode(regular.id)) target = regular
     }
     if (target === undefined) return
-    relocateTo(state, movedSessionId(state.id as string, target.id, route), target.id)
-    counters.relocated++
+    const from = state.id as string
+    relocateTo(state, movedSessionId(from, target.id, route), target.id)
+    events.relocated(state.request, { from, fromNode: nodeId, to: state.id as string, toNode: target.id, cause: 'sticky' })
   }
 }

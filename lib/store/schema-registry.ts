@@ -7,7 +7,7 @@ import { buildWriterType, canonicalForm } from '../serialization/avro-types.js'
 import { crc64Avro } from '../serialization/crc64-avro.js'
 import type { AvroSessionCodec } from '../serialization/session-codec.js'
 import type { DecodeResult } from '../serialization/codec-format.js'
-import type { MsmCounters } from '../types/index.js'
+import type { StoreEvents } from '../events/store-events.js'
 
 /** Published schemas are checked this many nodeRetryIntervals apart (60 s by default), and re-published where a node lost them. */
 const REPUBLISH_INTERVALS = 60
@@ -36,7 +36,7 @@ export class SchemaRegistry {
   constructor (
     private readonly ring: NodeRing,
     private readonly codec: AvroSessionCodec,
-    private readonly counters: MsmCounters,
+    private readonly events: StoreEvents,
     private readonly log: RegistryLogger,
     nodeRetryInterval: number
   ) {
@@ -51,7 +51,7 @@ export class SchemaRegistry {
     await Promise.all(nodes.map(async (target) => {
       try {
         for (const { fingerprintHex, schemaText } of this.codec.writerSchemas) {
-          if (await target.add(schemaKey(fingerprintHex), schemaText, 0)) this.counters.schemasPublished++
+          if (await target.add(schemaKey(fingerprintHex), schemaText, 0)) this.events.schemaPublished()
         }
       } catch {
         // the node is marked down; it is published again when it comes back
@@ -78,7 +78,7 @@ export class SchemaRegistry {
       const type = await this.#fetch(node, fingerprintHex)
       if (type !== null) {
         this.#known.set(fingerprintHex, type)
-        this.counters.schemasFetched++
+        this.events.schemaFetched()
         return type
       }
     }

@@ -4,7 +4,7 @@ import type { DecodedSession } from '../serialization/codec-format.js'
 import type { SessionStore } from './session-store.js'
 import { movedSessionId, type ParsedSessionId } from '../ids/session-id.js'
 import { BoundedLru } from '../util/lru.js'
-import type { MsmCounters } from '../types/index.js'
+import type { StoreEvents } from '../events/store-events.js'
 
 /** Ids that missed on primary and backup, remembered briefly so that repeating them costs nothing. */
 const RECENT_MISSES = 10_000
@@ -49,7 +49,7 @@ export class SessionLocator {
   constructor (
     private readonly store: SessionStore,
     private readonly ring: NodeRing,
-    private readonly counters: MsmCounters
+    private readonly events: StoreEvents
   ) {}
 
   /**
@@ -117,7 +117,7 @@ export class SessionLocator {
       this.#recentMisses.delete(id)
       return false
     }
-    this.counters.recentMisses++
+    this.events.recentMiss()
     return true
   }
 }

@@ -13,22 +13,22 @@ interface Slot {
   next: Job | null
 }
 
-export interface QueueCounters {
-  backupsQueued: number
-  backupsCoalesced: number
+/** What the queue reports (StoreEvents.queued). */
+export interface QueueEvents {
+  queued: (coalesced: boolean) => void
 }
 
 export class WriteQueue {
   readonly #slots = new Map<string, Slot>()
   readonly #capacity: number
-  readonly #counters: QueueCounters
+  readonly #events: QueueEvents
   #pending = 0
   #roomWaiters: Array<() => void> = []
   #idleWaiters: Array<() => void> = []
 
-  constructor (capacity: number, counters: QueueCounters) {
+  constructor (capacity: number, events: QueueEvents) {
     this.#capacity = capacity
-    this.#counters = counters
+    this.#events = events
   }
 
   /** Jobs waiting or running. */
@@ -41,12 +41,12 @@ export class WriteQueue {
     const slot = this.#slots.get(key)
     if (slot?.next != null) {
       slot.next = job
-      this.#counters.backupsCoalesced++
+      this.#events.queued(true)
       return
     }
     while (this.#pending >= this.#capacity) await new Promise<void>((resolve) => this.#roomWaiters.push(resolve))
     this.#pending++
-    this.#counters.backupsQueued++
+    this.#events.queued(false)
     if (slot !== undefined) {
       slot.next = job
       return

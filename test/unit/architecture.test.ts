@@ -12,7 +12,7 @@ const lib = join(root, 'lib')
 
 /** Bottom to top. A module may import from its own layer or any layer below. */
 const LAYERS: Array<{ name: string, members: string[] }> = [
-  { name: 'foundation: public types, errors, ids, counters, utilities', members: ['types/', 'errors.ts', 'ids/', 'stats/', 'util/'] },
+  { name: 'foundation: public types, errors, ids, counters, utilities', members: ['types/', 'errors.ts', 'ids/', 'stats/', 'util/', 'events/'] },
   { name: 'pure logic: options, serialization, encryption', members: ['options/', 'serialization/', 'crypto/'] },
   { name: 'one memcached node', members: ['memcached/'] },
   { name: 'the node ring: placement and health', members: ['cluster/'] },

@@ -9,6 +9,7 @@
 import { afterEach, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { NodeRing } from '../../lib/cluster/node-ring.js'
+import { StoreEvents } from '../../lib/events/store-events.js'
 import { SchemaRegistry } from '../../lib/store/schema-registry.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { createCounters } from '../../lib/stats/counters.js'
@@ -35,7 +36,7 @@ function setup (count: number, nodeRetryInterval = 60_000): { registry: SchemaRe
   })
   const counters = createCounters()
   const warnings: string[] = []
-  const registry = new SchemaRegistry(ring, ours, counters, { warn: (_details, message) => { warnings.push(message) } }, nodeRetryInterval)
+  const registry = new SchemaRegistry(ring, ours, new StoreEvents(counters), { warn: (_details, message) => { warnings.push(message) } }, nodeRetryInterval)
   closers.push(() => { registry.close(); ring.close() })
   return { registry, ring, servers, counters, warnings }
 }

@@ -3,6 +3,7 @@
 // the requests in flight. Logic only: no memcached is involved.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import type { FastifyBaseLogger } from 'fastify'
 import { StickySessions, type StickyParts } from '../../lib/sticky/sticky-sessions.js'
 import { LocalSessions } from '../../lib/sticky/local-sessions.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
@@ -11,9 +12,13 @@ import { readAttribute } from '../../lib/serialization/lazy-attributes.js'
 import { allAttributes } from '../helpers/attributes.js'
 import { createState, type SessionHost, type SessionState } from '../../lib/session/session-state.js'
 import { createCounters } from '../../lib/stats/counters.js'
+import { Events } from '../../lib/events/events.js'
+import { Timings } from '../../lib/stats/timings.js'
 import type { ParsedSessionId } from '../../lib/ids/session-id.js'
 
 const codec = new AvroSessionCodec()
+/** No log line is expected here. */
+const silent = { warn: () => {}, error: () => {}, info: () => {}, debug: () => {} } as unknown as FastifyBaseLogger
 const expiry = new Expiry({ maxInactiveInterval: 1800, touchInterval: 60, touchIntervalConfigured: false, maxAge: null })
 const ID = '0123456789abcdef0123456789abcdef-n1'
 const parsed = { id: ID, nodeId: 'n1', route: null } as unknown as ParsedSessionId
@@ -25,7 +30,7 @@ function setUp (): { sticky: StickySessions, local: LocalSessions } {
     local,
     ring: { isAvailable: () => true, isFailoverNode: () => false },
     expiry,
-    counters: createCounters(),
+    events: new Events({ counters: createCounters(), timings: new Timings(false), log: silent, hashId: (id: string) => id }),
     route: null,
     decodeAttributes: (bytes: Buffer) => codec.decodeAttributes(bytes)
   } as unknown as StickyParts
@@ -34,7 +39,7 @@ function setUp (): { sticky: StickySessions, local: LocalSessions } {
 
 function request (): SessionState {
   const host = { emptyAttributes: () => codec.emptyAttributes(), lifetimes: (own: Lifetimes) => expiry.lifetimes(own.ownMaxInactiveInterval, own.ownCookieMaxAge) }
-  return createState(host as unknown as SessionHost, Date.now(), false, expiry.defaults)
+  return createState(host as unknown as SessionHost, null, Date.now(), false, expiry.defaults)
 }
 
 function held (sticky: StickySessions): void {

@@ -8,6 +8,7 @@ import { afterEach, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { NodeRing } from '../../lib/cluster/node-ring.js'
+import { StoreEvents } from '../../lib/events/store-events.js'
 import { SchemaRegistry } from '../../lib/store/schema-registry.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { createCounters } from '../../lib/stats/counters.js'
@@ -30,7 +31,7 @@ function setup (nodeRetryInterval: number): { registry: SchemaRegistry, server: 
     onHealthChange: () => {},
     createTransport: () => server.transport()
   })
-  const registry = new SchemaRegistry(ring, ours, createCounters(), { warn: () => {} }, nodeRetryInterval)
+  const registry = new SchemaRegistry(ring, ours, new StoreEvents(createCounters()), { warn: () => {} }, nodeRetryInterval)
   closers.push(() => { registry.close(); ring.close() })
   return { registry, server }
 }

@@ -2,8 +2,17 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { WriteQueue } from '../../lib/store/write-queue.js'
 
-function counters (): { backupsQueued: number, backupsCoalesced: number } {
-  return { backupsQueued: 0, backupsCoalesced: 0 }
+/** The queue's counts, as StoreEvents.queued() keeps them. */
+function counters (): { backupsQueued: number, backupsCoalesced: number, queued: (coalesced: boolean) => void } {
+  const counts = {
+    backupsQueued: 0,
+    backupsCoalesced: 0,
+    queued: (coalesced: boolean): void => {
+      if (coalesced) counts.backupsCoalesced++
+      else counts.backupsQueued++
+    }
+  }
+  return counts
 }
 
 function gate (): { promise: Promise<void>, open: () => void } {
