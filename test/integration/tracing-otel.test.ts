@@ -7,10 +7,8 @@ import assert from 'node:assert/strict'
 import * as api from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import FastifyOtelInstrumentation from '@fastify/otel'
-import Fastify, { type FastifyInstance } from 'fastify'
-import cookie from '@fastify/cookie'
-import msm from '../../lib/index.js'
+import type { FastifyInstance } from 'fastify'
+import { otelApp } from '../helpers/otel-app.js'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'
 import { CookieClient, idOf, listen, nodeOf } from '../helpers/app.js'
 
@@ -24,17 +22,7 @@ let base: string
 before(async () => {
   api.context.setGlobalContextManager(contextManager)
   cluster = await startCluster(3)
-  const otel = new FastifyOtelInstrumentation({ registerOnInitialization: false })
-  otel.setTracerProvider(provider)
-  app = Fastify()
-  await app.register(otel.plugin())
-  await app.register(cookie)
-  await app.register(msm, { nodes: cluster.spec, operationTimeout: 300, nodeRetryInterval: 200, lockingMode: { uriPattern: /locked/ } })
-  app.post('/login', async (request) => {
-    request.session.user = 'ada'
-    return { ok: true }
-  })
-  app.get('/read', async (request) => ({ user: request.session.user ?? null }))
+  app = await otelApp(provider, { nodes: cluster.spec, operationTimeout: 300, nodeRetryInterval: 200, lockingMode: { uriPattern: /locked/ } })
   app.post('/locked', async (request) => {
     request.session.visits = ((request.session.visits as number | undefined) ?? 0) + 1
     return { ok: true }
