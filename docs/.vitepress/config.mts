@@ -33,6 +33,7 @@ export default defineConfig({
         text: 'Reference',
         items: [
           { text: 'Migrating from @fastify/session', link: '/migrating' },
+          { text: 'Changelog', link: '/changelog' },
           { text: 'Errors', link: '/errors' },
           { text: 'Dependencies', link: '/dependencies' },
           { text: 'FAQ and troubleshooting', link: '/faq' },

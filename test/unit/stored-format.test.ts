@@ -19,7 +19,7 @@ const meta = { id, createdAt: 1767225600000, lastAccessedAt: 1767225660000, maxI
 const attributes = { user: { id: 7, name: 'Ada', roles: ['admin'] }, cart: [1, 2.5, null, true], seen: new Date(1767225630000), text: 'grüß 𝒜' }
 const { seen: _dropped, ...jsonAttributes } = attributes
 
-/** Recorded from release 0.1.0 (commit e587f89) with the attributes above: the meta fields of that release alone. */
+/** Recorded from release 0.1.0 (commit e587f89; the first 0.1.0 build, ba8b67f, writes the same bytes) with the attributes above: the meta fields of that release alone. */
 const RECORDED = {
   generic: 'AcMBwkGiJG89RmJGMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYtbjGAoNXt7mbAydzt7maQHAgIdXNlcgoGBGlkBAAAAAAAABxACG5hbWUGBkFkYQpyb2xlcwgCBgphZG1pbgAACGNhcnQICAQAAAAAAADwPwQAAAAAAAAEQAACAQAIc2Vlbgzg9Njt7mYIdGV4dAYWZ3LDvMOfIPCdkpwA',
   typed: 'AcMBgtL578s6gndGMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYtbjGAoNXt7mbAydzt7maQHAZhZGEG',

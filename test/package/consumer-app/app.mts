@@ -1,7 +1,9 @@
 // A consumer's ES module app, type-checked with skipLibCheck: false and run
-// against real memcached by test/package/consumer.test.ts.
+// against real memcached by test/package/consumer.test.ts, with the lowest
+// and the newest versions of the peers.
 import Fastify from 'fastify'
 import cookie from '@fastify/cookie'
+import { Registry } from 'prom-client'
 import msm, { errors, jsonSerializer, type MsmOptions, type MsmStats, type Serializer, type Session } from 'fastify-msm'
 
 declare module 'fastify-msm' {
@@ -18,6 +20,10 @@ if (process.env.MSM_SERIALIZER === 'json') options.serializer = serializer
 const app = Fastify()
 await app.register(cookie)
 await app.register(msm, options)
+// The optional peers, loaded by the plugin from the app's node_modules
+const registry = new Registry()
+app.msm.registerMetrics(registry)
+app.msm.tracing()
 
 app.get('/visit', async (request) => {
   const session: Session = request.session
@@ -30,7 +36,9 @@ app.get('/stats', async () => {
   const stats: MsmStats = app.msm.stats()
   return { created: stats.created, saved: stats.saved }
 })
+app.get('/metrics', async () => await registry.metrics())
 app.get('/error-code', async () => new errors.FST_MSM_OPTION_INVALID('option', 'value', 'fix').code)
+app.get('/versions', async () => ({ node: process.version, fastify: app.version }))
 
 const address = await app.listen({ port: 0, host: '127.0.0.1' })
 console.log(address)
