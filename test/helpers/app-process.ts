@@ -1,5 +1,7 @@
 // A test app in its own process: `node --import tsx app-process.ts '<json options>'`.
 // Prints its base URL on the first line of stdout; SIGTERM closes it.
+// MSM_TEST_PORT=<port> listens there (a balancer's config names it; a restart reuses it),
+// MSM_TEST_NAME=<name> is what GET /whoami answers as `served`.
 // MSM_TEST_PLUGIN_FROM=<dir> registers the plugin built in another checkout,
 // <dir>/dist/esm/index.js (as BENCH_MSM_FROM does in benchmarks/servers.ts),
 // instead of this checkout's lib/: test/helpers/previous-release.ts builds one.
@@ -24,7 +26,7 @@ async function main (): Promise<void> {
   const secret = process.env.MSM_TEST_COOKIE_SECRET
   const logger = process.env.MSM_TEST_LOG === undefined ? {} : { logger: { level: process.env.MSM_TEST_LOG, stream: process.stderr } }
   const { plugin, file: pluginFile } = await pluginFrom(process.env.MSM_TEST_PLUGIN_FROM)
-  const app = await buildApp({ msm: options, name: `pid ${process.pid}`, ...(secret === undefined ? {} : { secret }), ...logger, ...(plugin === undefined ? {} : { plugin }) })
+  const app = await buildApp({ msm: options, name: process.env.MSM_TEST_NAME ?? `pid ${process.pid}`, ...(secret === undefined ? {} : { secret }), ...logger, ...(plugin === undefined ? {} : { plugin }) })
   // For the soak test: heap after a full GC, open file descriptors, active handles, the plugin's stats;
   // and the plugin build this process runs (pluginFile: null for this checkout's lib/)
   app.get('/__process', { config: { session: false } }, async () => {
@@ -40,7 +42,7 @@ async function main (): Promise<void> {
       pluginFile
     }
   })
-  process.stdout.write(await listen(app) + '\n')
+  process.stdout.write(await listen(app, Number(process.env.MSM_TEST_PORT ?? 0)) + '\n')
   process.once('SIGTERM', () => {
     app.close().then(() => process.exit(0), () => process.exit(1))
   })

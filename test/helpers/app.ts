@@ -32,6 +32,7 @@ export async function buildApp (options: TestAppOptions): Promise<FastifyInstanc
     request.session.set('n', n)
     return { n, id: request.session.id, served: options.name }
   })
+  app.get('/whoami', async (request) => ({ served: options.name, id: request.session.id, n: request.session.get('n') ?? null }))
   app.get('/read', async (request) => ({ n: request.session.get('n') ?? null, isNew: request.session.isNew, id: request.session.id }))
   app.get('/nothing', async () => ({ ok: true }))
   app.get('/ignored', { config: { session: false } }, async () => ({ ok: true }))
@@ -179,8 +180,8 @@ export async function clusterWithApp<C extends SessionNodes & { stop: () => Prom
 }
 
 /** Listens on a free loopback port and returns the base URL. */
-export async function listen (app: FastifyInstance): Promise<string> {
-  return app.listen({ port: 0, host: '127.0.0.1' })
+export async function listen (app: FastifyInstance, port = 0): Promise<string> {
+  return app.listen({ port, host: '127.0.0.1' })
 }
 
 /** A tiny HTTP client that keeps one cookie, like a browser tab would. */

@@ -83,7 +83,9 @@ describe('.github/workflows/ci.yml', () => {
     const install = jobLines.indexOf('npm ci --no-audit --no-fund')
     assert.ok(install >= 0, 'npm ci')
     assert.ok(jobLines.indexOf(readmeTestCommand()) > install, `"${readmeTestCommand()}" after npm ci`)
-    assert.ok(jobLines.some((line) => line.includes('apt-get install') && line.includes('memcached')), 'the tests need the memcached binary')
+    for (const tool of ['memcached', 'nginx', 'haproxy']) {
+      assert.ok(jobLines.some((line) => line.includes('apt-get install') && line.includes(tool)), `the tests need ${tool}, as .ci/run installs it`)
+    }
   })
 
   test('runs every npm command of .ci/run, and only scripts that exist', () => {
