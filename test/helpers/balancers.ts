@@ -10,6 +10,7 @@ import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { within } from './node-test.js'
 
 export type BalancerKind = 'nginx' | 'haproxy'
 
@@ -102,7 +103,7 @@ export async function startBalancer (kind: BalancerKind, config: string, apps: {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM')
         const killer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-        await exited
+        await within(exited, 10_000, `${kind} to exit after SIGTERM (SIGKILL after 5 s)`)
         clearTimeout(killer)
       }
       rmSync(dir, { recursive: true, force: true })
@@ -132,11 +133,11 @@ async function acceptsConnections (port: number, child: ChildProcess, output: ()
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the balancer exited with ${child.exitCode}:\n${output()}`)
-    const open = await new Promise<boolean>((resolve) => {
+    const open = await within(new Promise<boolean>((resolve) => {
       const socket = createConnection({ port, host: '127.0.0.1' })
       socket.once('connect', () => { socket.destroy(); resolve(true) })
       socket.once('error', () => resolve(false))
-    })
+    }), 5_000, `a connection to the ${child.spawnfile} balancer on port ${port} to open or be refused`)
     if (open) return
     await sleep(50)
   }

@@ -3,7 +3,7 @@
 // read every age and expiry from Date.now(), so moving Date is enough; timers,
 // sockets and performance.now() stay real. Only for the in-memory memcached:
 // a real memcached has its own clock (test/integration covers that).
-import type { TestContext } from 'node:test'
+import type { TestContext } from './node-test.js'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 
 /** Freezes Date for this test and returns a function that moves it forward. Restored when the test ends. */

@@ -1,4 +1,4 @@
-import { after, afterEach, before, beforeEach } from 'node:test'
+import { after, afterEach, before, beforeEach } from './node-test.js'
 import type { FastifyInstance } from 'fastify'
 import { type MemcachedCluster, startCluster } from './memcached.js'
 

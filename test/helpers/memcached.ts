@@ -6,6 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { createServer, Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { within } from './node-test.js'
 
 const HOST = '127.0.0.1'
 const running = new Set<ChildProcess>()
@@ -127,7 +128,7 @@ export class MemcachedNode extends NodeLifecycle {
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGCONT')
     child.kill('SIGKILL')
-    await exited
+    await within(exited, 10_000, `memcached ${this.id} (pid ${String(child.pid)}) to exit after SIGKILL`)
   }
 
   /** One raw text-protocol exchange; resolves with everything up to `end`. */

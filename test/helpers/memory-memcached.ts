@@ -352,7 +352,7 @@ function unreachable (): MemcachedTransport {
  * fails a command it cannot carry out (`message`: `SERVER_ERROR …`), for each
  * key that `fails(key)` picks when the command is sent.
  */
-export function failingTransport (cluster: MemoryCluster, command: 'set' | 'touch', fails: (key: string) => boolean, message: string): TransportFactory {
+export function failingTransport (cluster: MemoryCluster, command: 'set' | 'touch' | 'add', fails: (key: string) => boolean, message: string): TransportFactory {
   const seam = cluster.seam[kTransport] as TransportFactory
   return (spec) => {
     const transport = seam(spec)

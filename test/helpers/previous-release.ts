@@ -12,6 +12,7 @@
 import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { within } from './node-test.js'
 
 const root = join(__dirname, '..', '..')
 
@@ -77,7 +78,7 @@ async function build (release: PreviousRelease): Promise<string> {
       : 'installed'
     // The same dependency set: this checkout's packages serve (no network); otherwise the release's own lock file
     if (dependencies === 'linked') symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'), 'dir')
-    else await run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: work })
+    else await run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: work }, 240_000)
     await run('npm', ['run', 'build', '--silent'], { cwd: work })
     if (!existsSync(join(work, 'dist', 'esm', 'index.js'))) throw new Error(`the build of ${release.commit} made no dist/esm/index.js`)
     const ms = Math.round(performance.now() - started)
@@ -113,21 +114,31 @@ async function extract (commit: string, dir: string): Promise<void> {
   await Promise.all([exited(git, `git archive ${commit}`, [], 'exit'), exited(tar, `tar -x -C ${dir}`)])
 }
 
-async function run (command: string, args: string[], options: SpawnOptions): Promise<void> {
+/** `ms`: how long it may take (npm ci fetches packages: longer). */
+async function run (command: string, args: string[], options: SpawnOptions, ms?: number): Promise<void> {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: Buffer[] = []
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk))
-  await exited(child, `${command} ${args.join(' ')}`, output)
+  await exited(child, `${command} ${args.join(' ')}`, output, 'close', ms)
 }
 
-/** Resolves when `child` exits with 0 (and its output closed); rejects with its stderr (and `output`) otherwise. */
-function exited (child: ChildProcess, what: string, output: Buffer[] = [], event: 'close' | 'exit' = 'close'): Promise<void> {
+/**
+ * Resolves when `child` exits with 0 (and its output closed); rejects with its stderr (and `output`) otherwise,
+ * or after `ms`, when it is killed.
+ */
+async function exited (child: ChildProcess, what: string, output: Buffer[] = [], event: 'close' | 'exit' = 'close', ms = 60_000): Promise<void> {
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk))
-  return new Promise((resolve, reject) => {
+  const finished = new Promise<void>((resolve, reject) => {
     child.once('error', reject)
     child.once(event, (code: number | null, signal: NodeJS.Signals | null) => {
       if (code === 0) resolve()
       else reject(new Error(`${what} failed (${signal ?? `exit code ${String(code)}`}):\n${Buffer.concat(output).toString().trim()}`))
     })
   })
+  try {
+    await within(finished, ms, `${what} to finish`)
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    throw error
+  }
 }

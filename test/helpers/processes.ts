@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { within } from './node-test.js'
 
 const running = new Set<ChildProcess>()
 process.on('exit', () => {
@@ -51,7 +52,7 @@ export async function startAppProcess (options: object, { script = join(__dirnam
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
       const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-      await exited
+      await within(exited, timeoutMs + 10_000, `the app process ${script} to exit after SIGTERM (SIGKILL after ${timeoutMs} ms)`)
       clearTimeout(killer)
     }
   }

@@ -1,4 +1,4 @@
-import { test } from 'node:test'
+import { test, within } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -31,7 +31,7 @@ test('a process exits on its own after app.close(), even after node errors', asy
   child.stdout.on('data', (chunk) => { output += chunk })
   // A generous deadline that only catches a hang (the client's default timers hold a process for minutes)
   const deadline = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])))
+  const [code, signal] = await within(new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s]))), 30_000, 'the close-and-exit.ts child process to exit (SIGKILL after 20 s)')
   clearTimeout(deadline)
   assert.equal(signal, null, 'the process had to be killed: something kept it alive after close()')
   assert.equal(code, 0)

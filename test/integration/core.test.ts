@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { type MemcachedCluster, operationsDuring, startCluster } from '../helpers/memcached.js'
 import { useClusterPerTest } from '../helpers/fixtures.js'

@@ -1,7 +1,7 @@
 // npm run demo (demo/demo.mjs): the session follows the visitor from one
 // instance to the other, and however the demo ends, its memcached processes
 // end with it.
-import { after, test } from 'node:test'
+import { after, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'

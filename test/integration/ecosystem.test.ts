@@ -3,7 +3,7 @@
 // @fastify/csrf-protection (sessionPlugin '@fastify/session': property access, and
 // '@fastify/secure-session': get/set), @fastify/passport with passport-local (login
 // regenerates the session, logout clears it) and @fastify/flash (brought by passport).
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'

@@ -3,7 +3,7 @@
 // asynchronous backup, for every serializer and every way a value is
 // written), key rotation across two app processes whose key rings differ as
 // in a rolling deploy, and the switch-over windows in both directions.
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { jsonSerializer, type MsmOptions, type MsmStats } from '../../lib/index.js'

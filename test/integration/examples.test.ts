@@ -1,5 +1,5 @@
 // The examples in examples/ are exercised here, so they cannot rot.
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MemcachedCluster } from '../helpers/memcached.js'

@@ -1,7 +1,7 @@
 // Failover under real process faults: SIGKILL under load and SIGSTOP (hung
 // nodes, operation timeouts). Relocation and restore logic is tested on the
 // in-memory memcached (test/unit/relocation.seam.test.ts).
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MsmOptions } from '../../lib/index.js'

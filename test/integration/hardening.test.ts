@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'

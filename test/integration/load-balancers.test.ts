@@ -8,7 +8,7 @@
 // the non-sticky recipe (round robin) behind nginx.
 // nginx and HAProxy must be installed (.ci/run installs them): a missing one
 // fails this file with what to install, never skips it.
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type MemcachedCluster, startCluster } from '../helpers/memcached.js'

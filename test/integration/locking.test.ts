@@ -1,6 +1,6 @@
 // Locking across two app processes on real memcached. Locking within one
 // process is tested on the in-memory memcached (test/unit/locking.seam.test.ts).
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { MsmOptions } from '../../lib/index.js'
 import type { MemcachedCluster } from '../helpers/memcached.js'

@@ -2,7 +2,7 @@
 // the same cases, through the same NodeClient, against a real memcached
 // process and against the in-memory server. Unit tests may rely on the fake
 // only for what this file checks.
-import { after, describe, test } from 'node:test'
+import { after, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { NodeClient } from '../../lib/memcached/node-client.js'

@@ -4,7 +4,7 @@
 // default detection settings (healthCheckInterval, operationTimeout), and its
 // requests only read the session: nothing but the plugin's own detection can
 // tell it that a node died.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'

@@ -1,7 +1,7 @@
 // Redundancy guarantees on real memcached: the idle timeout is never cut short
 // by memcached's own clock, which ticks in whole seconds. The other redundancy
 // rules are tested on the in-memory memcached (test/unit/redundancy.seam.test.ts).
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startCluster } from '../helpers/memcached.js'

@@ -1,5 +1,5 @@
 // Regression tests for bugs found while restructuring, on real memcached.
-import { after, test } from 'node:test'
+import { after, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import { startCluster, type MemcachedCluster } from '../helpers/memcached.js'

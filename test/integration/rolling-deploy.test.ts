@@ -5,7 +5,7 @@
 // from one to the other by hand, in both directions. Default Avro format, no
 // typed schema: when the Session schemas of the two differ, the previous
 // release reads this checkout's values through the writer-schema registry.
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import type { MsmStats } from '../../lib/index.js'

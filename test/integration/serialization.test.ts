@@ -1,5 +1,5 @@
 import { plainWriterSchema } from '../helpers/stored-values.js'
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import Fastify from 'fastify'

@@ -5,7 +5,7 @@
 // are also read back from the nodes (meta get), so that each bound is checked
 // without relying on timing alone. The plugin's own values are the control:
 // a session without values of its own is gone where the other one lives.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MsmOptions } from '../../lib/index.js'
@@ -90,6 +90,29 @@ describe('a session\'s own idle timeout, across two instances', () => {
     const belowTouch = await new CookieClient(a.base).post('/remember', { mii: 1 })
     assert.equal(belowTouch.status, 200)
     assert.equal((await client.get('/lifetimes')).body.maxInactiveInterval, 1)
+  })
+})
+
+describe('memcached\'s 30-day boundary: a relative lifetime above 2,592,000 s is read as a unix time', () => {
+  // The values are memcached's protocol (protocol.txt, "Expiration times"), not the plugin's constant
+  test('maxInactiveInterval of exactly 2,592,000 s (30 days): the session is stored, read back by the other instance, and lives 30 days in memcached', async () => {
+    const nodes = await cluster()
+    const [one, two] = await instances(nodes, { maxInactiveInterval: 2_592_000, touchInterval: 60 })
+    const client = new CookieClient(one.base)
+    await client.get('/count')
+    assert.equal(await isPresent(client, two.base), true, 'read back: not expired as a time in 1970')
+    // 2,592,000 + 60 + 1 s, sent as a unix time; memcached reports the seconds left on its own
+    // whole-second clock, which may be up to 1 s behind ours
+    within(await ttls(nodes, client), 2_592_000, 2_592_062, 'the lifetime left on each copy')
+  })
+
+  test('a session\'s own maxInactiveInterval of exactly 2,592,000 s, on a plugin of 2 s: stored, read back, 30 days in memcached', async () => {
+    const nodes = await cluster()
+    const [one, two] = await instances(nodes)
+    const client = await session(one.base, 2_592_000)
+    assert.equal(await isPresent(client, two.base), true, 'read back: not expired as a time in 1970')
+    // its own 2,592,000 s + 60 s (touchInterval by the default rule, min(60, mII / 2), on its own value) + 1 s
+    within(await ttls(nodes, client), 2_592_000, 2_592_062, 'the lifetime left on each copy (memcached\'s clock: up to 1 s more)')
   })
 })
 

@@ -2,7 +2,7 @@
 // while a real app on real memcached loads, saves, touches, locks, relocates a
 // session and sees a node die. Each event's fields and order are checked, and
 // no payload may carry a session id or an attribute value (canaries).
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel'
 import type { MemcachedCluster } from '../helpers/memcached.js'

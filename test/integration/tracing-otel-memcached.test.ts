@@ -6,7 +6,7 @@
 // spans instead (docs/monitoring.md#tracing).
 // First: it patches the `memcached` module before fastify-msm loads it
 import { exporter, memcachedInstrumentation, provider } from '../helpers/memcached-instrumentation.js'
-import { after, before, test } from 'node:test'
+import { after, before, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import * as api from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'

@@ -2,7 +2,7 @@
 // @fastify/otel's request spans and real memcached: the span tree of a login,
 // a read, a locked write and a failover, with the database conventions on
 // the memcached commands. No span of fastify-msm before tracing() is called.
-import { after, before, test } from 'node:test'
+import { after, before, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import * as api from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'

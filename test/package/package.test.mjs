@@ -1,6 +1,6 @@
 // Loads the BUILT package (dist/) the way users do, by its name, both as an
 // ES module and through require(). Run `npm run build` first.
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import Fastify from 'fastify'

@@ -3,7 +3,7 @@
 // they run what .ci/run runs (which stays the source of truth). The smoke
 // step's script runs here against a real memcached, as the workflow runs it
 // against its service container.
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'

@@ -2,7 +2,7 @@
 // layers by who does I/O, imports only downward (or within a layer), no
 // cycles, and no file much over 300 lines. docs/how-it-works.md#architecture
 // explains the layers. The figures are printed for reviews of a change.
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, normalize, relative } from 'node:path'

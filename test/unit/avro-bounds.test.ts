@@ -5,7 +5,7 @@
 // what is cut short, claims more than the bytes left, names a branch or symbol
 // that does not exist, nests too deeply, or holds a `__proto__` map key.
 // Written for mutants that survived the rest of the suite (test/mutation/REPORT.md).
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import avro from 'avsc'
 import { checkAvroBytes, checkRecordWithMapEntries, mapEntries, mapValueSlices } from '../../lib/serialization/avro-bounds.js'

@@ -7,13 +7,14 @@
 // read later may fail inside a route. Hand-built sessions test both sides of
 // each boundary; seeded random corruptions of real sessions (generic, typed,
 // and read through another writer schema) test the whole contract.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import avro from 'avsc'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { buildWriterType } from '../../lib/serialization/avro-types.js'
 import { readAttribute } from '../../lib/serialization/lazy-attributes.js'
-import { HEADER_LENGTH, META_SCHEMA, type SessionMeta } from '../../lib/serialization/codec-format.js'
+import { META_SCHEMA, type SessionMeta } from '../../lib/serialization/codec-format.js'
+import { HEADER_LENGTH } from '../helpers/stored-values.js'
 import type { Attributes } from '../../lib/types/index.js'
 
 // Lifetimes of its own: the session is stored in this release's record, with every meta field

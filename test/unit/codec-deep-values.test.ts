@@ -5,7 +5,7 @@
 // stored value passes before it is decoded stopped at a walk depth of 80,
 // about 26 levels of the generic type: a session holding a value nested 26 to
 // 64 levels was saved, then read back as "no session" on every request.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { readAttribute } from '../../lib/serialization/lazy-attributes.js'

@@ -5,7 +5,7 @@
 // `json-value` logical type. Anything else is "no session", never attribute
 // values that are still Avro's wrapped records ({ v: { double: 42 } }).
 // docs/serialization.md ("The generic attribute type", "The schema registry").
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { buildWriterType, canonicalForm } from '../../lib/serialization/avro-types.js'

@@ -2,7 +2,7 @@
 // none for the generic Avro type and for a pluggable serializer (typed schemas
 // start with their defaults: codec-attributes.test.ts). A new session must
 // take attributes, and save and load as a session without any.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/serializer-codec.js'

@@ -4,11 +4,10 @@
 // writer schema; serializers that misbehave. Any such value is "no session",
 // never half-decoded data. Written for mutants that survived the rest of
 // the suite (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
-import { writerTypeOf } from '../helpers/stored-values.js'
+import { HEADER_LENGTH, writerTypeOf } from '../helpers/stored-values.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
-import { HEADER_LENGTH } from '../../lib/serialization/codec-format.js'
 import { jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/serializer-codec.js'
 import type { Serializer } from '../../lib/index.js'
 

@@ -5,7 +5,7 @@
 // (JsonValue and timestamps), the descriptions in error messages, and the
 // pluggable serializer codec's refusals. Written for mutants that survived the
 // rest of the suite (test/mutation/REPORT.md).
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { buildWriterType } from '../../lib/serialization/avro-types.js'

@@ -3,7 +3,7 @@
 // in-memory memcached (test/helpers/memory-memcached.ts): no process is
 // started. Moved from test/integration/core.test.ts; the same assertions hold
 // on real memcached (switch startNodes to startCluster).
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'

@@ -4,7 +4,7 @@
 // session), is counted in tamperedValues and logged without ids, and no
 // client is ever served another session's data. The attributes hold canaries
 // that a leak would show.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { MsmOptions } from '../../lib/index.js'

@@ -3,7 +3,7 @@
 // process sealed or opened for the same session id; it holds one entry per
 // session and stays within its bounds of entries and bytes, oldest out first;
 // and no caller can change what another caller gets.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { OpenedValues } from '../../lib/crypto/opened-values.js'

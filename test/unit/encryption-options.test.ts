@@ -1,7 +1,7 @@
 // Option `encryption` is checked once, at registration: every bad key ring is
 // refused with a coded error that names the option and the problem, and no
 // error message ever contains key material. Encryption needs signed cookies.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import Fastify from 'fastify'

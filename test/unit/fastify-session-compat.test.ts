@@ -19,7 +19,7 @@
 //   handler calls session.touch(), which renews a cookie that has a maxAge.
 // Tests that cannot pass are kept, marked todo (a difference of behaviour,
 // documented in docs/migrating.md) or skip (an option we do not have).
-import { test, type TestContext } from 'node:test'
+import { test, type TestContext, within } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type LightMyRequestResponse } from 'fastify'
@@ -234,7 +234,7 @@ test('should save the session properly', async (t) => {
   state.app.get('/look', async (request) => ({ keys: Object.keys(request.session), test: request.session.test }))
   const response = await state.app.inject({ url: '/' })
   assert.equal(response.statusCode, 200)
-  const { error, copies: stored } = await saved
+  const { error, copies: stored } = await within(saved, 5_000, 'the callback of session.save() in GET /')
   assert.ifError(error)
   assert.equal(stored, 2)
   const look = await state.app.inject({ url: '/look', headers: { cookie: jar(response) } })

@@ -4,7 +4,7 @@
 // at load time, never an error later inside a route. A write copies the bytes
 // of attributes never read, also from sticky mode's local copy
 // (decodeAttributes), exactly as they were stored.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import avro from 'avsc'
 import { lazyAttributes, readAttribute } from '../../lib/serialization/lazy-attributes.js'

@@ -1,16 +1,19 @@
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
-import { KeyScheme, MAX_RELATIVE_LIFETIME, memcachedLifetime } from '../../lib/memcached/keys.js'
+import { KeyScheme, memcachedLifetime } from '../../lib/memcached/keys.js'
+
+/** memcached's protocol: a relative expiration time may be at most 30 days (60 × 60 × 24 × 30 s). */
+const THIRTY_DAYS = 2_592_000
 
 test('lifetimes up to 30 days stay relative whole seconds', () => {
   assert.equal(memcachedLifetime(1800), 1800)
   assert.equal(memcachedLifetime(1.2), 2)
-  assert.equal(memcachedLifetime(MAX_RELATIVE_LIFETIME), MAX_RELATIVE_LIFETIME)
+  assert.equal(memcachedLifetime(THIRTY_DAYS), THIRTY_DAYS)
 })
 
 test('lifetimes over 30 days become absolute unix times', () => {
   const now = 1_700_000_000_000
-  assert.equal(memcachedLifetime(MAX_RELATIVE_LIFETIME + 1, now), 1_700_000_000 + MAX_RELATIVE_LIFETIME + 1)
+  assert.equal(memcachedLifetime(THIRTY_DAYS + 1, now), 1_700_000_000 + THIRTY_DAYS + 1)
   assert.equal(memcachedLifetime(90 * 86400, now), 1_700_000_000 + 90 * 86400)
 })
 

@@ -6,14 +6,14 @@
 // - a lock is deleted without reading it only while it is younger than
 //   lockExpiration - 1 s: at exactly that age, its token is read first.
 // lock-release.seam.test.ts covers both sides of each boundary.
-import { test, type TestContext } from 'node:test'
+import { test, type TestContext } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
 import msm from '../../lib/index.js'
 import { startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
-import { type CookieClient, idOf, nodeOf, startApp, type TestAppOptions } from '../helpers/app.js'
+import { type CookieClient, idOf, nodeOf, startApp, type TestAppOptions, waitFor } from '../helpers/app.js'
 import { mockedClock } from '../helpers/clock.js'
 
 const resources = usePerTestCleanup()
@@ -57,7 +57,7 @@ async function setup (t: TestContext): Promise<Setup> {
   await client.get('/count')
   const hold = async (): Promise<{ done: Promise<unknown>, release: () => void }> => {
     const done = client.get('/hold')
-    while (holders.length === 0) await new Promise((resolve) => setImmediate(resolve))
+    await waitFor(() => holders.length > 0, 'GET /hold to enter its handler', 5000)
     return { done, release: holders.shift() as () => void }
   }
   return { app, client, advance, hold, primary: nodeOf(idOf(client)), arrived: () => arrived }
@@ -71,7 +71,7 @@ test('at exactly half of lockExpiration the lock is no longer handed over to a q
   const first = await hold()
   const second = client.get('/count')
   // The second request reaches the in-process queue without any I/O after its onRequest
-  while (arrived() < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitFor(() => arrived() >= 3, 'the second request to arrive', 5000)
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
   assert.equal(app.msm.stats().lockAcquired - before.lockAcquired, 1, 'the second request waits')
   await advance(LOCK_EXPIRATION * 500)

@@ -6,7 +6,7 @@
 //   the learned tables cannot grow in the other modes;
 // - a waiter of the queue that gives up leaves it, whatever its place, so the
 //   key is free again once the holders are done.
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyRequest } from 'fastify'
 import { KeyedMutex } from '../../lib/locking/keyed-mutex.js'

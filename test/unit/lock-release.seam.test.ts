@@ -9,7 +9,7 @@
 //   memcached, so that other servers get a turn;
 // - a delete that fails is counted; the lock then expires on its own.
 // Written for mutants that survived the rest of the suite (test/mutation/REPORT.md).
-import { test, type TestContext } from 'node:test'
+import { test, type TestContext } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { type MemoryCluster, type MemoryNode, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'

@@ -5,13 +5,14 @@
 // than lockRetryMax after the lock is freed. Two apps on the same nodes stand
 // for two servers; the first holds the lock in a handler until the test lets
 // it go. Counts are `add` commands of the waiting app (app.msm.stats().nodes).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'
-import msm from '../../lib/index.js'
-import { startMemoryCluster } from '../helpers/memory-memcached.js'
+import msm, { type MsmOptions } from '../../lib/index.js'
+import { kTransport } from '../../lib/memcached/transport.js'
+import { failingTransport, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'
 import { idOf, nodeOf, startApp, type TestAppOptions, waitFor } from '../helpers/app.js'
 
@@ -70,4 +71,25 @@ test('a request waiting for a lock held elsewhere retries add with backoff until
   assert.equal(stats.lockAcquired, 1)
   assert.equal(stats.lockWaited, 1)
   assert.equal(stats.lockTimeouts, 0)
+})
+
+test('a lock attempt that failed on a node error holds nothing: the next request for the session gets the lock once the node answers again', async () => {
+  const cluster = await startMemoryCluster(2)
+  resources.clusters.push(cluster)
+  let failLockAdds = false
+  const factory = failingTransport(cluster, 'add', (key) => failLockAdds && key.includes('lock:'), 'SERVER_ERROR out of memory storing object')
+  const { app, client } = await startApp(cluster, resources.apps, { lockingMode: 'all', lockTimeout: 1000, operationTimeout: 300, nodeRetryInterval: 50, ...RETRY, [kTransport]: factory } as Partial<MsmOptions>)
+  for (let n = 1; n <= 5; n++) assert.equal((await client.get('/count')).body.n, n)
+  failLockAdds = true
+  // The lock's add fails on the primary and on the relocation target: both are taken for down, so
+  // the session cannot be read and nothing is written (docs/failover.md, every node down)
+  assert.equal((await client.get('/count')).status, 200)
+  assert.equal(app.msm.stats().lockErrors, 2)
+  failLockAdds = false
+  await waitFor(() => app.msm.stats().nodes.every((node) => node.state === 'up'), 'the nodes to be up again')
+  const next = await client.get('/count')
+  assert.deepEqual({ status: next.status, n: next.body.n }, { status: 200, n: 6 }, 'the lock is free: not a 503 after lockTimeout, and the session as it was')
+  const stats = app.msm.stats()
+  assert.equal(stats.lockTimeouts, 0)
+  assert.equal(stats.lockAcquired, 5, 'four before (a new session has nothing to lock), and this one')
 })

@@ -3,7 +3,7 @@
 // and which requests lock. The cases that need real time (lock timeouts,
 // expiry, hand-over limits between two apps) are in locking.seam.test.ts;
 // lock release by age is in lock-release.seam.test.ts (mocked clock).
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'

@@ -4,7 +4,7 @@
 // its signature is checked (docs/security.md: length first), a cookie of
 // exactly that length is still checked and accepted, and a cookie verified
 // once is not verified again by later requests of the same process.
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'

@@ -9,7 +9,7 @@
 // Each case checks the response, the stored copies (server.peek) and the
 // counters of app.msm.stats() (docs/monitoring.md, docs/failover.md,
 // docs/locking.md).
-import { describe, test } from 'node:test'
+import { describe, test, within } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
@@ -102,7 +102,7 @@ describe('what a load finds', () => {
     const stored = cluster.node('n1').server.peek(id)
     cluster.node('n1').server.hang()
     const held = client.get('/held')
-    await gates.entered.opened
+    await within(gates.entered.opened, 10_000, 'GET /held to enter its handler (after its read timed out on the hung n1)')
     // The read timed out: n1 is down and has no relocation target
     cluster.node('n1').server.resume()
     await waitFor(() => nodeState(app, 'n1') === 'up', 'n1 to be probed up again')
@@ -175,7 +175,7 @@ describe('writes of a loaded session', () => {
     await client.get('/count')
     const id = idOf(client)
     const held = client.get('/held')
-    await gates.entered.opened
+    await within(gates.entered.opened, 5_000, 'GET /held to enter its handler')
     const other = new CookieClient(base)
     other.cookies.set('sessionId', id)
     assert.equal((await other.post('/destroy')).status, 200)
@@ -196,7 +196,7 @@ describe('writes of a loaded session', () => {
     const stale = new CookieClient(base)
     stale.cookies.set('sessionId', oldId)
     const held = stale.get('/held')
-    await gates.entered.opened
+    await within(gates.entered.opened, 5_000, 'GET /held with the old cookie to enter its handler')
     assert.equal((await client.post('/destroy')).status, 200)
     gates.proceed.open()
     const response = await held
@@ -276,7 +276,7 @@ describe('locking during a relocation', () => {
     const second = new CookieClient(base)
     second.cookies.set('sessionId', oldId)
     const held = first.get('/held')
-    await gates.entered.opened
+    await within(gates.entered.opened, 10_000, 'GET /held to enter its handler (after n1 failed between the lock and the read)')
     assert.equal(nodeState(app, 'n1'), 'down')
     const counted = second.get('/count')
     await new Promise((resolve) => setTimeout(resolve, 100))

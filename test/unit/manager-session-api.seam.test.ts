@@ -7,7 +7,7 @@
 // (docs/getting-started.md, docs/locking.md). Written for mutants of
 // lib/session/{session,session-state,tracking,cookie-view}.ts that survived
 // the rest of the suite.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'

@@ -1,6 +1,6 @@
 // The test seam itself: a MemoryCluster stands in for memcached processes, and
 // the plugin's node clients, given cluster.seam, open no socket.
-import { after, test } from 'node:test'
+import { after, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'

@@ -1,7 +1,7 @@
 // When a failed operation marks its node down, and when it does not: the
 // rules of NodeClient's health, on the in-memory memcached (its hang, kill and
 // restart are checked against a real memcached by the contract test).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { NodeClient } from '../../lib/memcached/node-client.js'
 import type { MemcachedTransport } from '../../lib/memcached/transport.js'

@@ -5,7 +5,7 @@
 // keeping the clients of unchanged nodes; ids of nodes never configured
 // refused. Written for mutants that survived the rest of the suite
 // (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions, NodeStats } from '../../lib/index.js'

@@ -1,9 +1,9 @@
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import cookie from '@fastify/cookie'
 import msm from '../../lib/index.js'
-import { DEFAULTS, normalizeOptions } from '../../lib/options/index.js'
+import { normalizeOptions } from '../../lib/options/index.js'
 
 const nodes = 'n1:127.0.0.1:1 n2:127.0.0.1:2'
 
@@ -24,7 +24,7 @@ async function registrationError (options: unknown): Promise<{ code: string, mes
 test('defaults are applied and documented values hold', () => {
   const config = normalizeOptions({ nodes })
   assert.deepEqual(config.nodes, [{ id: 'n1', host: '127.0.0.1', port: 1 }, { id: 'n2', host: '127.0.0.1', port: 2 }])
-  assert.equal(config.cookieName, DEFAULTS.cookieName)
+  assert.equal(config.cookieName, 'sessionId')
   assert.deepEqual(config.cookie, { path: '/', httpOnly: true, secure: 'auto', sameSite: 'lax' })
   assert.equal(config.maxInactiveInterval, 1800)
   assert.equal(config.touchInterval, 60)

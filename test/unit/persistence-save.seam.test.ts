@@ -10,7 +10,7 @@
 // request is served from the process afterwards (concurrent save()s:
 // sticky-race.seam.test.ts). isModified() follows changes made in place.
 // Written for mutants that survived the rest of the suite (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { test, within } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
@@ -147,7 +147,7 @@ test('regression: a new session whose save() failed on unavailable nodes is stor
   const { cluster, app, client } = await setup({ operationTimeout: 100, nodeRetryInterval: 50 })
   for (const node of cluster.nodes) node.server.hang()
   const pending = client.get('/save-while-down')
-  await nodesBack.opened
+  await within(nodesBack.opened, 10_000, 'GET /save-while-down to have its save() refused by the hung nodes')
   for (const node of cluster.nodes) node.server.resume()
   await waitFor(() => cluster.nodes.every((node) => nodeState(app, node.id) === 'up'), 'both nodes up again')
   writeAtEnd.open()

@@ -15,7 +15,7 @@
 //   past 10,000 sessions held in the process, and it forgets destroyed ones.
 // docs/how-it-works.md (idle expiry, memcached operations per request),
 // docs/failover.md (missing copies are written again).
-import { test } from 'node:test'
+import { test, within } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
@@ -130,7 +130,7 @@ test('a touch of a session destroyed by a concurrent request brings back neither
   const client = await sessionOn(base, 'n1')
   const id = idOf(client)
   const reading = copyOf(client).get('/held-touch')
-  await entered
+  await within(entered, 5_000, 'GET /held-touch to enter its handler')
   assert.equal((await copyOf(client).post('/destroy')).status, 200)
   release()
   assert.equal((await reading).status, 200)

@@ -17,7 +17,7 @@
 //   'auto' locking learning that a route modifies sessions).
 // docs/how-it-works.md (the request lifecycle), docs/security.md,
 // docs/locking.md ('auto').
-import { describe, test } from 'node:test'
+import { describe, test, within } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
@@ -318,7 +318,7 @@ describe('save() and reload() in a request', () => {
     const id = idOf(client)
     cluster.node('n1').server.restart()
     const changing = copyOf(client).get('/held-save-then-set')
-    await entered
+    await within(entered, 5_000, 'the held request to enter its handler (GET /held-save-then-set)')
     assert.ok(cluster.node('n1').server.peek(id) !== undefined, 'save() wrote it back to its primary')
     assert.equal((await copyOf(client).post('/destroy')).status, 200)
     release()
@@ -448,7 +448,7 @@ describe('a write that finds the session destroyed by a concurrent request', () 
     const client = await sessionOn(held.base, 'n1')
     const writing = copyOf(client).get('/held-set')
     try {
-      await held.entered
+      await within(held.entered, 5_000, 'the held write to enter its handler (GET /held-set)')
       assert.equal((await copyOf(client).post('/destroy')).status, 200)
     } finally {
       held.release()

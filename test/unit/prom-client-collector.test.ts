@@ -1,4 +1,4 @@
-import { afterEach, test } from 'node:test'
+import { afterEach, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

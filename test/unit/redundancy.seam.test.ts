@@ -3,7 +3,7 @@
 // nodes are up, and a missing copy is re-created. Moved from
 // test/integration/redundancy.test.ts; the same assertions hold on real
 // memcached (switch startNodes to startCluster).
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'

@@ -4,7 +4,7 @@
 // node that fails between the read and the write of one request (the
 // handler stops it); the size limit, at its exact bound. Written for mutants
 // that survived the rest of the suite (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
@@ -73,6 +73,22 @@ test('requests matching "ignore" get no session: counted, no memcached operation
   assert.equal(app.msm.stats().requestsIgnored, 2)
   const route = await client.get('/ignored-but-used')
   assert.match(route.body.message, /config\.session = false/)
+})
+
+test('"ignore" is tested against "METHOD URL" with its query string (docs/options.md)', async () => {
+  const { app, cluster, client } = await setup(2, { ignore: /[?&]nosession$/ })
+  await client.get('/count')
+  const gets = (): number => cluster.node('n1').server.stats().cmd_get + cluster.node('n2').server.stats().cmd_get
+  const before = gets()
+  const ignored = await client.get('/read?nosession')
+  assert.equal(ignored.status, 500, 'the route uses its session, which an ignored request does not have')
+  assert.equal(ignored.body.code, 'FST_MSM_SESSION_DISABLED')
+  assert.equal((await client.get('/nothing?page=2&nosession')).status, 200)
+  assert.equal(gets(), before, 'no memcached operation for either')
+  assert.equal(app.msm.stats().requestsIgnored, 2)
+  const kept = await client.get('/read?nosession=no')
+  assert.deepEqual({ status: kept.status, n: kept.body.n }, { status: 200, n: 1 }, 'a query string that does not match keeps the session')
+  assert.equal(app.msm.stats().requestsIgnored, 2)
 })
 
 test('with the kill switch off, requests get a session of their own that is never stored, and no cookie', async () => {

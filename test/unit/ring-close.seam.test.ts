@@ -4,7 +4,7 @@
 // memcached, through the plugin's transport seam, with every transport's
 // end() recorded. And a ring given no transport factory (production) builds
 // its nodes on the memcached client.
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import cookie from '@fastify/cookie'

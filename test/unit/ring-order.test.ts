@@ -6,7 +6,7 @@
 // around, then failover nodes; no node twice, never the primary itself; new
 // sessions go to failover nodes only when no regular node is up. Written for
 // mutants that survived the rest of the suite (test/mutation/REPORT.md).
-import { test, afterEach } from 'node:test'
+import { test, afterEach } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { NodeRing } from '../../lib/cluster/node-ring.js'
 import { MemoryMemcached } from '../helpers/memory-memcached.js'

@@ -5,7 +5,7 @@
 // test/integration/serialization.test.ts runs the rolling deploy on real
 // memcached; these cases pin the counts and the refusals. Written for mutants
 // that survived the rest of the suite (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'

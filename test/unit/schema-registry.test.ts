@@ -6,7 +6,7 @@
 // periodic re-publication puts the schema back on a node that restarted empty,
 // and stops with close(). Written for mutants that survived the rest of the
 // suite (test/mutation/REPORT.md).
-import { afterEach, test } from 'node:test'
+import { afterEach, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { NodeRing } from '../../lib/cluster/node-ring.js'
 import { StoreEvents } from '../../lib/events/store-events.js'

@@ -3,7 +3,7 @@
 // cookie, and change detection by tracking proxies (no re-encoding of
 // objects that were only read), proven with memcached's counters and the
 // serializer's own call count.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'

@@ -1,12 +1,11 @@
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import avro from 'avsc'
 import { crc64Avro } from '../../lib/serialization/crc64-avro.js'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
-import { HEADER_LENGTH } from '../../lib/serialization/codec-format.js'
 import { jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/serializer-codec.js'
 import { SESSION_SCHEMA, SESSION_SCHEMA_V1 } from '../../lib/serialization/avro-types.js'
-import { plainWriterSchema, writerTypeOf } from '../helpers/stored-values.js'
+import { HEADER_LENGTH, plainWriterSchema, writerTypeOf } from '../helpers/stored-values.js'
 import { allAttributes } from '../helpers/attributes.js'
 
 const codec = new AvroSessionCodec()

@@ -3,7 +3,7 @@
 // and read (length limit, invalid cookies, signatures, clearing), and which
 // API calls store, send or delete something. Written for mutants that
 // survived the rest of the suite (test/mutation/REPORT.md).
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'

@@ -1,4 +1,4 @@
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { formatSessionId, generateRandomPart, movedRandomPart, parseSessionId } from '../../lib/ids/session-id.js'
 

@@ -2,7 +2,7 @@
 // lifetime) on the in-memory memcached: what stores them, what they survive
 // and what resets them, counted with the nodes' own counters. The waiting
 // across real instances is in test/integration/session-lifetimes.test.ts.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'

@@ -4,7 +4,7 @@
 // properties (no attributes: neither assigned nor deleted), and the stand-in
 // session of an ignored route. Written for mutants that survived the rest of
 // the suite (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
 import cookie from '@fastify/cookie'

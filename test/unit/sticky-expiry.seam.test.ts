@@ -4,7 +4,7 @@
 // The process must not serve them from memory afterwards, and their stored
 // copies go too.
 // Written for mutants that survived the rest of the suite (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
 import { usePerTestCleanup } from '../helpers/fixtures.js'

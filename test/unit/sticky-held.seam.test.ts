@@ -9,7 +9,7 @@
 //   reads within touchInterval after it cost no memcached command, and a run
 //   of reads touches at most once per touchInterval (mocked clock,
 //   test/helpers/clock.ts).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'
@@ -128,4 +128,24 @@ test('sticky reads over more than two touch intervals touch memcached at most on
   assert.ok(ops.touch >= 2, `${ops.touch} touches: the session is extended`)
   assert.ok(ops.touch <= 2 * intervals, `${ops.touch} touches for ${requests} requests over ${elapsed} ms: at most one pair per touchInterval`)
   assert.equal(ops.set, 0, 'nothing written')
+})
+
+test('under localSessions pressure the least recently used session is evicted: a session kept warm stays held', async () => {
+  const cluster = await nodes(2)
+  const { app, base } = await sticky(cluster, { localSessions: 3 })
+  const [warm, cold, third, fourth] = [0, 1, 2, 3].map(() => new CookieClient(base)) as [CookieClient, CookieClient, CookieClient, CookieClient]
+  for (const client of [warm, cold, third]) await client.get('/count')
+  await drained(app)
+  assert.equal((await warm.get('/read')).body.n, 1, 'the first session, read again: now the most recently used')
+  await fourth.get('/count')
+  await drained(app)
+  const gets = (): number => cluster.nodes.reduce((sum, node) => sum + node.server.stats().cmd_get, 0)
+  const hits = app.msm.stats().localHits
+  const before = gets()
+  assert.equal((await warm.get('/read')).body.n, 1)
+  assert.equal(app.msm.stats().localHits, hits + 1, 'served from the process')
+  assert.equal(gets(), before, 'no memcached read for the warm session')
+  assert.equal((await cold.get('/read')).body.n, 1, 'the evicted session, reloaded from memcached')
+  assert.equal(app.msm.stats().localHits, hits + 1, 'the least recently used one was evicted')
+  assert.equal(gets(), before + 1)
 })

@@ -1,7 +1,7 @@
 // Sticky mode keeps each session between requests as its encoded bytes
 // (lib/sticky/sticky-sessions.ts), and shares one attributes object among
 // the requests in flight. Logic only: no memcached is involved.
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyBaseLogger } from 'fastify'
 import { StickySessions, type StickyParts } from '../../lib/sticky/sticky-sessions.js'

@@ -4,7 +4,7 @@
 // that is down or a failover node, and forgotten under an id they no longer
 // have. Written for mutants that survived the rest of the suite
 // (test/mutation/REPORT.md).
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'

@@ -15,7 +15,7 @@
 //   save() refused as too large leaves the held session usable.
 // With a mocked clock (test/helpers/clock.ts) where time must pass; handlers
 // wait on gates (test/helpers/requests.ts) to order the requests.
-import { test, type TestContext } from 'node:test'
+import { test, type TestContext } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'

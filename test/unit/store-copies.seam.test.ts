@@ -5,7 +5,7 @@
 // Written for mutants that survived the rest of the suite (test/mutation/REPORT.md);
 // every case is a request or two, forced touches (session.touch()) instead of
 // waiting for touchInterval.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { MsmOptions } from '../../lib/index.js'
 import { type MemoryCluster, startMemoryCluster } from '../helpers/memory-memcached.js'

@@ -7,7 +7,7 @@
 // session unloaded instead of replacing it; and a session missing on both
 // nodes is remembered as missing for exactly 5 s (mocked clock), then looked
 // up again. docs/failover.md, "What happens to a session".
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MsmOptions } from '../../lib/index.js'

@@ -4,7 +4,7 @@
 // nodeRetryIntervals (docs/serialization.md), not more often; and a writer
 // schema that no node had is looked up again once its 5 s miss memory has
 // passed. schema-registry.test.ts covers the rest of the registry.
-import { afterEach, test } from 'node:test'
+import { afterEach, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { NodeRing } from '../../lib/cluster/node-ring.js'

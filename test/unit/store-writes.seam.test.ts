@@ -19,7 +19,7 @@
 //   written again after a touch) waits on a hung node is skipped, not sent a
 //   command and counted as one more failure.
 // docs/failover.md, "What happens to a session"; docs/monitoring.md counters.
-import { describe, test } from 'node:test'
+import { describe, test, within } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import type { FastifyInstance } from 'fastify'
 import type { MsmOptions } from '../../lib/index.js'
@@ -73,7 +73,7 @@ for (const count of [1, 2]) {
     await client.get('/count')
     const id = idOf(client)
     const changing = copyOf(client).get('/held/count')
-    await held.entered
+    await within(held.entered, 5_000, 'GET /held/count to enter its handler')
     assert.equal((await copyOf(client).post('/destroy')).status, 200)
     held.release()
     assert.equal((await changing).status, 200)
@@ -99,7 +99,7 @@ test('backupAsync: a queued write of a request that changed the session does not
   const id = idOf(client)
   const oldCookie = copyOf(client)
   const a = copyOf(client).get('/held/count')
-  await held.entered
+  await within(held.entered, 5_000, 'GET /held/count to enter its handler')
   assert.equal((await copyOf(client).post('/destroy')).status, 200)
   held.release()
   assert.equal((await a).status, 200)
@@ -185,7 +185,7 @@ describe('a node removed with setNodes while a request on one of its sessions ru
     const client = await sessionOn(base, 'n1')
     const id = idOf(client)
     const request = copyOf(client).get(`/held/${action}`)
-    await held.entered
+    await within(held.entered, 5_000, `GET /held/${action} to enter its handler`)
     app.msm.setNodes(cluster.nodes.filter((node) => node.id !== 'n1').map((node) => node.spec).join(' '))
     held.release()
     return { cluster, app, client, id, response: await request }

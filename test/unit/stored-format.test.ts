@@ -4,7 +4,7 @@
 // format's test vector is the one docs/storage.md publishes; it was computed
 // independently (Python's `cryptography` AESGCM), so a reader in another
 // language can check its own implementation against it.
-import { describe, test } from 'node:test'
+import { describe, test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { AvroSessionCodec } from '../../lib/serialization/session-codec.js'
 import { jsonSerializer, SerializerSessionCodec } from '../../lib/serialization/serializer-codec.js'

@@ -1,5 +1,5 @@
 // Rules the test suite holds itself to, checked on its own source.
-import { test } from 'node:test'
+import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -13,4 +13,18 @@ test('a file that counts memcached operations never counts them on a cluster tha
     return /operationsDuring|cluster\.operations\(\)/.test(source) && /useSharedCluster\(/.test(source)
   })
   assert.deepEqual(offenders, [], 'use useClusterPerTest (test/helpers/fixtures.ts), or nodes of the test\'s own, so that counts see only the test\'s own traffic')
+})
+
+test('every test file takes test, describe and the hooks from test/helpers/node-test.ts, which bounds each test and hook', () => {
+  const all = ['unit', 'integration', 'package', 'helpers', 'soak'].flatMap((dir) => readdirSync(join(root, dir))
+    .filter((name) => /\.(ts|mjs)$/.test(name) && name !== 'node-test.ts').map((name) => join(dir, name)))
+  const offenders = all.filter((file) => /^import [^\n]* from 'node:test'/m.test(readFileSync(join(root, file), 'utf8')))
+  assert.deepEqual(offenders, [], 'import from ../helpers/node-test.js instead: on Node.js 20, `--test-timeout` bounds a whole file, not a test')
+})
+
+test('no test waits on one of its own promises without a bound: a held handler is awaited through within()', () => {
+  // The pattern that hung the unit run for ten minutes: `await entered` on a promise that a handler
+  // resolves, when the handler failed before it did
+  const offenders = files.filter((file) => /^\s*await (held\.)?entered\b/m.test(readFileSync(join(root, file), 'utf8')))
+  assert.deepEqual(offenders, [], 'await within(entered, ms, "what it waits for") (test/helpers/node-test.ts)')
 })
