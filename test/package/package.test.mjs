@@ -1,6 +1,10 @@
 // Loads the BUILT package (dist/) the way users do, by its name, both as an
 // ES module and through require(). Run `npm run build` first.
-import { test } from '../helpers/node-test.js'
+// node:test itself: an ES module that imports the TypeScript helper (test/helpers/node-test.ts)
+// gets it through tsx as a data: URL, which c8's report cannot read. Each test gives its timeout.
+import { test } from 'node:test'
+
+const BOUNDED = { timeout: 60_000 }
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import Fastify from 'fastify'
@@ -21,7 +25,7 @@ async function registerAndUse (plugin) {
   await app.close()
 }
 
-test('import: the default export and the named msmPlugin are the plugin', async () => {
+test('import: the default export and the named msmPlugin are the plugin', BOUNDED, async () => {
   assert.equal(typeof msmDefault, 'function')
   assert.equal(msmDefault, msmPlugin)
   assert.equal(typeof errors.FST_MSM_OPTION_INVALID, 'function')
@@ -30,7 +34,7 @@ test('import: the default export and the named msmPlugin are the plugin', async 
   await registerAndUse(msmDefault)
 })
 
-test('require: module.exports is the plugin and carries the named exports', async () => {
+test('require: module.exports is the plugin and carries the named exports', BOUNDED, async () => {
   const required = require('fastify-msm')
   assert.equal(typeof required, 'function')
   assert.equal(required.msmPlugin, required)
@@ -40,7 +44,7 @@ test('require: module.exports is the plugin and carries the named exports', asyn
   await registerAndUse(require('fastify-msm').msmPlugin)
 })
 
-test('the published files resolve to dist with type declarations', () => {
+test('the published files resolve to dist with type declarations', BOUNDED, () => {
   const manifest = require('fastify-msm/package.json')
   assert.equal(manifest.name, 'fastify-msm')
   assert.match(require.resolve('fastify-msm'), /dist[\\/]cjs[\\/]require\.js$/)
@@ -48,7 +52,7 @@ test('the published files resolve to dist with type declarations', () => {
   assert.ok(manifest.exports['.'].require.types.endsWith('.d.ts'))
 })
 
-test('registration errors carry FST_MSM codes through the built package', async () => {
+test('registration errors carry FST_MSM codes through the built package', BOUNDED, async () => {
   const app = Fastify()
   await app.register(cookie)
   app.register(msmPlugin, { nodes: 'n1:127.0.0.1:1', operationTimeout: -1 })
