@@ -6,6 +6,7 @@ import { checkAvroBytes, checkRecordWithMapEntries, mapEntries, mapValueSlices }
 import { hasUnreadValues, lazyAttributes, readAttribute, unreadValueBytes } from './lazy-attributes.js'
 import { buildType, canonicalForm, fullSchema, GENERIC_ATTRIBUTES, SESSION_META_FIELDS_V1, sessionSchema } from './avro-types.js'
 import { crc64Avro } from './crc64-avro.js'
+import { type CheckedValue, CheckedValues } from './checked-values.js'
 import { AVRO_FORMAT, SINGLE_OBJECT_MARKER, HEADER_LENGTH, type SessionMeta, type DecodeResult, type ValueBytesCodec, META_SCHEMA, META_SCHEMA_V1, hasOwnLifetimes, metaFields, textToBytes, readMeta, describe } from './codec-format.js'
 
 type Resolver = ReturnType<avro.Type['createResolver']>
@@ -32,6 +33,9 @@ export class AvroSessionCodec implements ValueBytesCodec {
    */
   readonly writerSchemas: ReadonlyArray<{ fingerprintHex: string, schemaText: string }>
   readonly #metaType: avro.Type
+  readonly #checked = new CheckedValues()
+  /** What the last decodeBytes() checked, for decodeValue() to remember (decodeBytes is synchronous). */
+  #lastChecked: CheckedValue | null = null
   /**
    * This release's record and the records of earlier releases around the same
    * attributes, by fingerprint: their meta fields differ, their attribute
@@ -147,6 +151,8 @@ export class AvroSessionCodec implements ValueBytesCodec {
   }
 
   encodeValue (meta: SessionMeta, attributesBytes: Buffer): string {
+    // The session gets a new value: the one remembered from its read is stale, and dropped while it is young
+    this.#checked.forget(meta.id)
     return this.encodeBytes(meta, attributesBytes).toString('base64')
   }
 
@@ -155,9 +161,20 @@ export class AvroSessionCodec implements ValueBytesCodec {
     return Buffer.concat([version.header, version.metaType.toBuffer(metaFields(meta)), attributesBytes])
   }
 
-  decodeValue (stored: unknown): DecodeResult {
+  /**
+   * `sessionId`: the session the value is stored under. A value read and
+   * checked for it before, character for character the same, is taken apart
+   * again without its bounds check (CheckedValues).
+   */
+  decodeValue (stored: unknown, sessionId?: string): DecodeResult {
+    const known = sessionId === undefined || typeof stored !== 'string' ? undefined : this.#checked.find(stored, sessionId)
+    if (known !== undefined) return this.#fromChecked(known)
     const bytes = textToBytes(stored)
-    return bytes === null ? { ok: false, reason: 'the value is not text' } : this.decodeBytes(bytes)
+    if (bytes === null) return { ok: false, reason: 'the value is not text' }
+    const decoded = this.decodeBytes(bytes)
+    if (decoded.ok === true && sessionId !== undefined && this.#lastChecked?.bytes === bytes) this.#checked.remember(stored as string, sessionId, this.#lastChecked)
+    this.#lastChecked = null
+    return decoded
   }
 
   decodeBytes (bytes: Buffer): DecodeResult {
@@ -172,16 +189,32 @@ export class AvroSessionCodec implements ValueBytesCodec {
     if (checked.end !== bytes.length) return { ok: false, reason: 'trailing bytes after the record' }
     try {
       const meta = version.metaType.decode(bytes, HEADER_LENGTH)
+      if (checked.entries !== null) {
+        this.#lastChecked = { bytes, meta: readMeta(meta.value as Record<string, unknown>), attributesOffset: meta.offset, entries: checked.entries }
+        return this.#fromChecked(this.#lastChecked)
+      }
       return {
         ok: true,
         session: {
           meta: readMeta(meta.value as Record<string, unknown>),
-          attributes: checked.entries === null ? { ...this.#attributesType.decode(bytes, meta.offset).value as Attributes } : lazyAttributes(checked.entries, bytes, this.#decodeValue),
+          attributes: { ...this.#attributesType.decode(bytes, meta.offset).value as Attributes },
           attributesBytes: bytes.subarray(meta.offset)
         }
       }
     } catch (error) {
       return { ok: false, reason: `avro decoding failed: ${(error as Error).message}` }
+    }
+  }
+
+  /** A checked generic value's session: objects of this read's own over the shared, never-changed bytes. */
+  #fromChecked (value: CheckedValue): DecodeResult {
+    return {
+      ok: true,
+      session: {
+        meta: { ...value.meta },
+        attributes: lazyAttributes(value.entries, value.bytes, this.#decodeValue),
+        attributesBytes: value.bytes.subarray(value.attributesOffset)
+      }
     }
   }
 
