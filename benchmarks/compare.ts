@@ -15,19 +15,10 @@ import { startBenchmarkCluster } from './memcached-nodes.js'
 import { login, measure, type Server, startServer, stopServer } from './load.js'
 import { median } from './report.js'
 import { scenarioByKey } from './scenarios.js'
+import { regressions } from './gate.js'
 
 const SESSIONS = 1000
-/** The scenarios the gate holds: the read and the write of non-sticky mode. */
-const GATED: Record<string, string> = { d: 'read', e: 'write' }
-
 interface Side { label: string, server: Server, results: number[] }
-
-/** The gated scenarios whose median paired ratio fell below 1 - maxDrop %: what to print, empty when none did. */
-export function regressions (pairedMedians: Record<string, number>, maxDropPercent: number): string[] {
-  return Object.entries(pairedMedians)
-    .filter(([key, ratio]) => key in GATED && ratio < 1 - maxDropPercent / 100)
-    .map(([key, ratio]) => `${GATED[key] as string} (${key}) fell by ${((1 - ratio) * 100).toFixed(1)}% (median of paired rounds ${ratio.toFixed(3)}), more than ${maxDropPercent}%`)
-}
 
 async function main (): Promise<void> {
   const maxDrop = Number(process.argv.find((arg) => arg.startsWith('--max-drop='))?.slice('--max-drop='.length) ?? 3)
@@ -65,9 +56,7 @@ async function main (): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error(error)
-    process.exit(1)
-  })
-}
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

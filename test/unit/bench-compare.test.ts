@@ -2,7 +2,7 @@
 // or write falls by more than the allowed drop (median of paired rounds).
 import { test } from '../helpers/node-test.js'
 import assert from 'node:assert/strict'
-import { regressions } from '../../benchmarks/compare.js'
+import { regressions } from '../../benchmarks/gate.js'
 
 test('a read or write that falls by more than 3% fails; exactly 3% and the other scenarios do not', () => {
   assert.deepEqual(regressions({ d: 0.97, e: 1.01 }, 3), [])
